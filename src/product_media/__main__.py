@@ -1,0 +1,3 @@
+from product_media.cli import main
+
+main()

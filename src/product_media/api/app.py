@@ -1,0 +1,77 @@
+"""The application factory: wires settings, catalog, blob store and ingest into FastAPI."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from product_media import __version__
+from product_media.api import errors, files, media, products
+from product_media.api.limits import BodyLimits
+from product_media.api.rate_limit import RateLimiter
+from product_media.api.state import AppState
+from product_media.ingest.address_policy import AddressPolicy
+from product_media.ingest.fetcher import Fetcher, FetchLimits
+from product_media.ingest.images import configure_vips
+from product_media.ingest.pipeline import IngestLimits, Pipeline
+from product_media.settings import Settings
+from product_media.storage.blobs import FileBlobStore
+from product_media.storage.catalog import Catalog
+from product_media.storage.sweep import sweep_orphans
+
+
+def _pipeline(settings: Settings, fetcher: Fetcher) -> Pipeline:
+    workers = settings.process_threads or os.cpu_count() or 1
+    limits = IngestLimits(
+        image_fetch=FetchLimits(
+            max_bytes=settings.image_max_bytes,
+            connect_timeout=settings.connect_timeout,
+            total_timeout=settings.image_download_timeout,
+            max_redirects=settings.max_redirects,
+        ),
+        max_pixels=settings.image_max_pixels,
+        concurrency=settings.fetch_concurrency,
+    )
+    return Pipeline(fetcher, anyio.CapacityLimiter(workers), limits)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_vips()
+        catalog = Catalog(settings.catalog_url)
+        await run_in_threadpool(catalog.migrate)
+        blobs = FileBlobStore(settings.blob_dir)
+        await run_in_threadpool(sweep_orphans, catalog, blobs)
+        fetcher = Fetcher(AddressPolicy(settings.allow_source_networks))
+        app.state.product_media = AppState(
+            settings=settings,
+            catalog=catalog,
+            blobs=blobs,
+            fetcher=fetcher,
+            rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+            pipeline=_pipeline(settings, fetcher),
+        )
+        try:
+            yield
+        finally:
+            await fetcher.aclose()
+            catalog.close()
+
+    app = FastAPI(
+        title="product-media",
+        version=__version__,
+        summary="Product images and videos behind an Ecwid REST API v3 compatible API",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(products.router)
+    app.include_router(media.router)
+    app.include_router(files.router)
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,65 @@
+"""Bearer tokens, scopes and the per-token rate limit, as FastAPI dependencies."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
+
+from product_media.api.errors import ApiError
+from product_media.api.state import AppState, app_state
+from product_media.domain.access import Grant, token_hash
+
+MAX_ID = 2**63 - 1
+StoreId = Annotated[int, Path(alias="storeId", gt=0, le=MAX_ID, description="Store id")]
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(
+            403, "INVALID_API_TOKEN", "Access token is missing: send Authorization: Bearer <token>"
+        )
+    return token
+
+
+def require(scope: str) -> Callable[..., Awaitable[Grant]]:
+    """A dependency that admits a token of this store carrying `scope`."""
+
+    async def dependency(
+        request: Request,
+        store_id: StoreId,
+        state: Annotated[AppState, Depends(app_state)],
+    ) -> Grant:
+        token = _bearer(request)
+        hashed = token_hash(token)
+        found = await run_in_threadpool(state.catalog.find_grant, hashed)
+        if found is None or not hmac.compare_digest(found[0], hashed):
+            raise ApiError(403, "INVALID_API_TOKEN", "Access token is invalid")
+        grant = found[1]
+        if grant.store_id != store_id:
+            if not await run_in_threadpool(state.catalog.store_exists, store_id):
+                raise ApiError(404, "STORE_NOT_FOUND", f"Store {store_id} is not found")
+            raise ApiError(403, "INVALID_API_TOKEN", "Access token is invalid for this store")
+        wait = state.rate_limiter.retry_after(hashed)
+        if wait is not None:
+            raise ApiError(
+                429,
+                "RATE_LIMITED",
+                f"Too many requests: at most {state.rate_limiter.per_minute} a minute per token",
+                headers={"Retry-After": str(wait)},
+            )
+        if scope not in grant.scopes:
+            raise ApiError(
+                403,
+                "INSUFFICIENT_APP_SCOPE",
+                f"Access token doesn't have the {scope} scope",
+            )
+        return grant
+
+    return dependency

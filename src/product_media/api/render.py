@@ -1,0 +1,146 @@
+"""Products as Ecwid shows them: `media`, the legacy image fields and `galleryImages`."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from product_media.domain.media import Alt, Blob, Image, ImageFiles, MediaSet, Video
+from product_media.domain.product import Product
+
+_SIZE_FIELDS = {
+    160: "image160pxUrl",
+    400: "image400pxUrl",
+    800: "image800pxUrl",
+    1500: "image1500pxUrl",
+}
+
+
+class UrlMaker:
+    """Absolute URLs of blobs, under the public base URL."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base.rstrip("/")
+
+    def __call__(self, blob: Blob) -> str:
+        return f"{self.base}/media/{blob.key}"
+
+
+def _alt(alt: Alt | None) -> dict[str, Any]:
+    if alt is None:
+        return {}
+    return {"alt": {"main": alt.main, "translated": dict(alt.translated)}}
+
+
+def _sized(files: ImageFiles, url: UrlMaker) -> dict[str, str]:
+    fields = {_SIZE_FIELDS[size]: url(blob) for size, blob in files.derived.items()}
+    fields["imageOriginalUrl"] = url(files.original)
+    return fields
+
+
+def _embed_html(video: Video, url: UrlMaker) -> str:
+    source = video.source
+    if source.file is None:
+        return ""
+    poster = ""
+    if source.cover is not None:
+        poster = f' poster="{escape(url(source.cover.derived.get(1500, source.cover.original)))}"'
+    return (
+        f'<video controls preload="metadata"{poster}>'
+        f'<source src="{escape(url(source.file))}" type="{escape(source.file.content_type)}">'
+        "</video>"
+    )
+
+
+def _video(video: Video, video_id: str, order_by: int, url: UrlMaker) -> dict[str, Any]:
+    source = video.source
+    fields: dict[str, Any] = {
+        "id": video_id,
+        "orderBy": order_by,
+        "url": url(source.file) if source.file is not None else (source.url or ""),
+        "embedHtml": _embed_html(video, url),
+        "providerName": source.provider_name,
+        "title": source.title,
+    }
+    if video.cover_id is not None:
+        fields["videoCoverId"] = video.cover_id
+    if source.cover is not None:
+        fields.update(_sized(source.cover, url))
+    return fields
+
+
+def _media_image(image: Image, image_id: str, order_by: int, url: UrlMaker) -> dict[str, Any]:
+    fields: dict[str, Any] = {"id": image_id, "orderBy": order_by, "isMain": image_id == "0"}
+    fields.update(_sized(image.files, url))
+    fields.update(_alt(image.alt))
+    return fields
+
+
+def _gallery_image(image: Image, order_by: int, url: UrlMaker) -> dict[str, Any]:
+    files = image.files
+    original = url(files.original)
+    small = url(files.derived[160])
+    fields: dict[str, Any] = {
+        "id": image.id,
+        "url": original,
+        "thumbnail": small,
+        "originalImageUrl": original,
+        "imageUrl": url(files.derived[1500]),
+        "hdThumbnailUrl": url(files.derived[800]),
+        "thumbnailUrl": url(files.derived[400]),
+        "smallThumbnailUrl": small,
+        "width": files.width,
+        "height": files.height,
+        "orderBy": order_by,
+    }
+    fields.update(_alt(image.alt))
+    return fields
+
+
+def _legacy(image: Image | None, url: UrlMaker) -> dict[str, Any]:
+    if image is None:
+        return {}
+    files = image.files
+    original = url(files.original)
+    return {
+        "smallThumbnailUrl": url(files.derived[160]),
+        "thumbnailUrl": url(files.derived[400]),
+        "hdThumbnailUrl": url(files.derived[800]),
+        "imageUrl": url(files.derived[1500]),
+        "originalImageUrl": original,
+        "originalImage": {"url": original, "width": files.width, "height": files.height},
+    }
+
+
+def media_fields(media: MediaSet, url: UrlMaker) -> dict[str, Any]:
+    images: list[dict[str, Any]] = []
+    videos: list[dict[str, Any]] = []
+    gallery_images: list[dict[str, Any]] = []
+    if media.main_image is not None:
+        images.append(_media_image(media.main_image, "0", 0, url))
+    if media.main_video is not None:
+        videos.append(_video(media.main_video, "0", 0, url))
+    for order_by, item in enumerate(media.gallery, start=1):
+        if isinstance(item, Image):
+            images.append(_media_image(item, str(len(gallery_images) + 1), order_by, url))
+            gallery_images.append(_gallery_image(item, order_by, url))
+        else:
+            gallery_videos = len(videos) - (media.main_video is not None)
+            videos.append(_video(item, str(gallery_videos + 1), order_by, url))
+    fields: dict[str, Any] = {"media": {"images": images, "videos": videos}}
+    fields.update(_legacy(media.main_image, url))
+    fields["galleryImages"] = gallery_images
+    return fields
+
+
+def product_json(product: Product, url: UrlMaker) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "id": product.id,
+        "sku": product.sku,
+        "name": product.name,
+        "price": product.price,
+    }
+    if product.sku is None:
+        del fields["sku"]
+    fields.update(media_fields(product.media, url))
+    return fields

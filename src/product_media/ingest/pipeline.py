@@ -1,0 +1,102 @@
+"""Fetch and process every source of one media update, concurrently and bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import anyio
+
+from product_media.domain.media import Blob, ImageFiles
+from product_media.domain.plan import (
+    DOWNLOAD_IMAGE_FAILED,
+    DOWNLOAD_VIDEO_FAILED,
+    Failure,
+    Ingested,
+    Outcome,
+)
+from product_media.ingest.fetcher import Fetcher, FetchError, FetchLimits
+from product_media.ingest.images import ImageRejected, ProcessedImage, process_image
+from product_media.storage.blobs import blob_key
+
+log = logging.getLogger(__name__)
+
+# Writes a set of new blobs {key: bytes} so that nothing collects them before the commit.
+PutBlobs = Callable[[dict[str, bytes]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    image_fetch: FetchLimits
+    max_pixels: int
+    concurrency: int
+
+
+def safe_url(url: str) -> str:
+    """A URL fit for logs: without its query string, which may carry someone's secrets."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{parts.path}"
+
+
+def _image_blobs(original: bytes, processed: ProcessedImage) -> tuple[ImageFiles, dict[str, bytes]]:
+    contents: dict[str, bytes] = {}
+
+    def add(content: bytes, extension: str, mime: str) -> Blob:
+        key = blob_key(content, extension)
+        contents[key] = content
+        return Blob(key, mime)
+
+    fmt = processed.original_format
+    files = ImageFiles(
+        original=add(original, fmt.extension, fmt.mime),
+        width=processed.width,
+        height=processed.height,
+        derived={
+            size: add(enc.content, enc.format.extension, enc.format.mime)
+            for size, enc in processed.derived.items()
+        },
+    )
+    return files, contents
+
+
+class Pipeline:
+    def __init__(self, fetcher: Fetcher, cpu: anyio.CapacityLimiter, limits: IngestLimits) -> None:
+        self._fetcher = fetcher
+        self._cpu = cpu
+        self._limits = limits
+
+    async def _image(self, url: str, put: PutBlobs) -> Outcome:
+        try:
+            fetched = await self._fetcher.fetch(url, self._limits.image_fetch)
+            processed = await anyio.to_thread.run_sync(
+                lambda: process_image(fetched.content, max_pixels=self._limits.max_pixels),
+                limiter=self._cpu,
+            )
+        except (FetchError, ImageRejected) as exc:
+            log.info("image source %s refused: %s", safe_url(url), exc)
+            return Failure(DOWNLOAD_IMAGE_FAILED, f"{url}: {exc}")
+        files, contents = _image_blobs(fetched.content, processed)
+        await put(contents)
+        return Ingested(files)
+
+    async def _one(self, kind: str, url: str, put: PutBlobs, gate: asyncio.Semaphore) -> Outcome:
+        if kind != "image":
+            return Failure(DOWNLOAD_VIDEO_FAILED, f"{url}: video sources are not supported yet")
+        async with gate:
+            try:
+                return await self._image(url, put)
+            except Exception:
+                log.exception("image source %s failed unexpectedly", safe_url(url))
+                return Failure(DOWNLOAD_IMAGE_FAILED, f"{url}: could not be processed")
+
+    async def run(
+        self, sources: Iterable[tuple[str, str]], put: PutBlobs
+    ) -> dict[tuple[str, str], Outcome]:
+        """Ingest each (kind, url) once; every source gets an outcome, none raises."""
+        gate = asyncio.Semaphore(self._limits.concurrency)
+        keys = sorted(sources)
+        outcomes = await asyncio.gather(*(self._one(kind, url, put, gate) for kind, url in keys))
+        return dict(zip(keys, outcomes, strict=True))

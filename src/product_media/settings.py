@@ -1,0 +1,59 @@
+"""Every knob of the service in one place; each has a PRODUCT_MEDIA_* environment twin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from product_media.ingest.address_policy import IPNetwork, parse_networks
+
+MB = 1_000_000
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PRODUCT_MEDIA_", extra="ignore")
+
+    data: Path = Field(Path("data"), description="Folder for the SQLite catalog and media files")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the catalog; default sqlite:///DATA/catalog.db"
+    )
+    media_dir: Path | None = Field(None, description="Folder of the blob store; default DATA/media")
+    public_url: str | None = Field(
+        None, description="Base URL that media URLs start with; default: the request's own"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+    allow_source_networks: Annotated[tuple[IPNetwork, ...], NoDecode] = Field(
+        (), description="CIDRs that sources may be fetched from although the policy refuses them"
+    )
+    image_max_bytes: int = Field(20 * MB, gt=0)
+    image_max_pixels: int = Field(100_000_000, gt=0)
+    video_max_bytes: int = Field(500 * MB, gt=0)
+    connect_timeout: float = Field(5.0, gt=0)
+    image_download_timeout: float = Field(30.0, gt=0)
+    max_redirects: int = Field(5, ge=0)
+    fetch_concurrency: int = Field(8, ge=1, description="Concurrent downloads per media update")
+    process_threads: int = Field(0, ge=0, description="Image workers; 0 = one per CPU core")
+
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    max_gallery_items: int = Field(100, ge=0)
+    rate_limit_per_minute: int = Field(600, ge=0, description="Requests per token; 0 = unlimited")
+
+    @field_validator("allow_source_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_networks(value)
+        return value
+
+    @property
+    def catalog_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data / 'catalog.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.media_dir or self.data / "media"

@@ -1,0 +1,132 @@
+"""The catalog's tables (SQLAlchemy Core); migrations/ creates them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+
+def _created() -> Column[object]:
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+stores = Table(
+    "stores",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(255), nullable=False, server_default=""),
+    _created(),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", Id, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("scopes", Text, nullable=False),
+    _created(),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", Id, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("sku", String(255), nullable=True),
+    Column("price", Float, nullable=False, server_default="0"),
+    Column("main_image_id", Id, nullable=True),
+    Column("main_video_id", Id, nullable=True),
+    _created(),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_products_store_sku", "store_id", "sku"),
+)
+
+images = Table(
+    "images",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", Id, nullable=False),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("alt", JSON, nullable=True),
+    Index("ix_images_product", "product_id"),
+)
+
+videos = Table(
+    "videos",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("store_id", Id, nullable=False),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=True),
+    Column("provider_name", String(32), nullable=False, server_default=""),
+    Column("title", Text, nullable=False, server_default=""),
+    Column("cover_image_id", Id, nullable=True),
+    Index("ix_videos_product", "product_id"),
+)
+
+# Every stored file an image or video uses; a blob no row names (and no claim holds) is garbage.
+blob_refs = Table(
+    "blob_refs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("key", String(128), nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("image_id", Id, ForeignKey("images.id", ondelete="CASCADE"), nullable=True),
+    Column("video_id", Id, ForeignKey("videos.id", ondelete="CASCADE"), nullable=True),
+    Index("ix_blob_refs_key", "key"),
+    Index("ix_blob_refs_image", "image_id"),
+    Index("ix_blob_refs_video", "video_id"),
+)
+
+gallery_items = Table(
+    "gallery_items",
+    metadata,
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("image_id", Id, nullable=True),
+    Column("video_id", Id, nullable=True),
+)
+
+# A claim keeps freshly written blobs alive between their write and the commit that uses them.
+blob_claims = Table(
+    "blob_claims",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("claim", String(64), nullable=False),
+    Column("key", String(128), nullable=False),
+    _created(),
+    Index("ix_blob_claims_claim", "claim"),
+    Index("ix_blob_claims_key", "key"),
+)
+
+# One row per named lock; updating it serialises writers on SQLite and PostgreSQL alike.
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("counter", BigInteger, nullable=False, server_default="0"),
+)

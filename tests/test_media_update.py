@@ -1,0 +1,102 @@
+"""Checking a media update request before anything is fetched (DESIGN section 3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from product_media.domain.media_update import (
+    InvalidUpdate,
+    MediaSource,
+    build_update,
+    wrong_url,
+)
+
+A = "https://shop.example/a.jpg"
+V = "https://shop.example/v.mp4"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://shop.example/a.jpg", None),
+        ("http://shop.example:8080/a.jpg?x=1#f", None),
+        ("HTTPS://SHOP.EXAMPLE/a.jpg", None),
+        ("http://127.0.0.1/a.jpg", None),
+        ("http://[::1]:8080/a.jpg", None),
+        ("http://xn--80ak6aa92e.com/a.jpg", None),
+        ("ftp://shop.example/a.jpg", "absolute http or https"),
+        ("file:///etc/passwd", "absolute http or https"),
+        ("javascript:alert(1)", "absolute http or https"),
+        ("/relative/a.jpg", "absolute http or https"),
+        ("shop.example/a.jpg", "absolute http or https"),
+        ("http:///a.jpg", "no valid host"),
+        ("http://", "no valid host"),
+        ("http://user:pass@shop.example/a.jpg", "credentials"),
+        ("http://user@shop.example/a.jpg", "credentials"),
+        ("http://shop.example:99999/a.jpg", "not a valid URL"),
+        ("http://shop.example:0/a.jpg", "invalid port"),
+        ("http://shop example/a.jpg", "whitespace"),
+        (" https://shop.example/a.jpg", "whitespace"),
+        ("http://shop.example/a\x00.jpg", "whitespace or control"),
+        ("http://[::1/a.jpg", "not a valid URL"),
+        ("https://shop.example/" + "a" * 2048, "longer than 2048"),
+    ],
+)
+def test_wrong_url(url: str, problem: str | None) -> None:
+    reason = wrong_url("f", url)
+    if problem is None:
+        assert reason is None
+    else:
+        assert reason is not None and problem in reason
+        assert reason.startswith("f ")
+
+
+@pytest.mark.parametrize(
+    ("main", "gallery", "expected_main", "expected_gallery"),
+    [
+        (None, None, None, ()),
+        (None, [], None, ()),
+        ((None, None), None, None, ()),
+        (("", ""), None, None, ()),
+        ((A, None), None, MediaSource(A), ()),
+        ((None, V), None, MediaSource(None, V), ()),
+        ((A, V), None, MediaSource(A, V), ()),
+        (
+            None,
+            [(A, None), (None, V), (A, V)],
+            None,
+            (MediaSource(A), MediaSource(None, V), MediaSource(A, V)),
+        ),
+        (None, [(A, "")], None, (MediaSource(A),)),
+    ],
+)
+def test_build_update(main, gallery, expected_main, expected_gallery) -> None:
+    update = build_update(main, gallery, max_gallery_items=100)
+    assert update.main == expected_main
+    assert update.gallery == expected_gallery
+
+
+@pytest.mark.parametrize(
+    ("main", "gallery", "status", "code", "field"),
+    [
+        (("ftp://x/a.jpg", None), None, 422, "WRONG_URL", "mainMedia.imageUrl"),
+        ((None, "nope"), None, 422, "WRONG_URL", "mainMedia.videoUrl"),
+        (None, [(A, None), (None, None)], 400, "WRONG_PARAMETER", "galleryMedia[1]"),
+        (None, [(A, None), ("", "")], 400, "WRONG_PARAMETER", "galleryMedia[1]"),
+        (
+            None,
+            [(A, None)] * 2 + [("http://u:p@x/a", None)],
+            422,
+            "WRONG_URL",
+            "galleryMedia[2].imageUrl",
+        ),
+        (None, [(A, "x")], 422, "WRONG_URL", "galleryMedia[0].videoUrl"),
+        (None, [(A, None)] * 4, 400, "WRONG_PARAMETER", "at most 3"),
+    ],
+)
+def test_invalid_update(main, gallery, status, code, field) -> None:
+    with pytest.raises(InvalidUpdate) as caught:
+        build_update(main, gallery, max_gallery_items=3)
+    assert caught.value.status == status
+    assert caught.value.code == code
+    assert field in caught.value.message
