@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import uvicorn
 from pydantic import ValidationError
 
 from product_media.domain.access import (
@@ -99,6 +98,8 @@ def serve(demo: bool, allow_source_networks: tuple[str, ...], **options: Any) ->
     settings = _settings(**options)
     if demo:
         _demo(settings)
+    import uvicorn
+
     from product_media.api.app import create_app
 
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

@@ -129,7 +129,9 @@ def plan(
         item: GalleryItem
         if resolved.video is not None:
             # In the gallery an item with both URLs is one video, with that image as its cover.
-            cover = resolved.image.files if resolved.image is not None else resolved.video.source.cover
+            cover = (
+                resolved.image.files if resolved.image is not None else resolved.video.source.cover
+            )
             item = replace(resolved.video, source=replace(resolved.video.source, cover=cover))
         else:
             assert resolved.image is not None, "a validated source has an image or a video"

@@ -12,19 +12,21 @@ from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from typing import Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     Connection,
+    CursorResult,
     Engine,
     Row,
+    column,
     create_engine,
     delete,
     event,
     func,
     insert,
+    inspect,
     or_,
     select,
+    table,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +55,9 @@ from product_media.storage.tables import (
 )
 
 T = TypeVar("T")
+
+# The newest migration under migrations/versions (a test keeps the two in step).
+SCHEMA_REVISION = "0001"
 
 
 class StoreExists(Exception):
@@ -91,8 +96,22 @@ class Catalog:
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
 
+    def schema_revision(self) -> str | None:
+        with self._read() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(
+                select(column("version_num")).select_from(table("alembic_version"))
+            ).scalar()
+
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
+        if self.schema_revision() == SCHEMA_REVISION:
+            return
+        # Alembic takes half a second to import; the command line only pays when it migrates.
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option(
             "script_location", str(files("product_media.storage").joinpath("migrations"))
@@ -131,7 +150,7 @@ class Catalog:
         try:
             with self._write() as conn:
                 result = conn.execute(insert(stores).values(**values))
-                return int(result.inserted_primary_key[0])
+                return _new_id(result)
         except IntegrityError as exc:
             raise StoreExists(f"store {store_id} exists already") from exc
 
@@ -175,7 +194,7 @@ class Catalog:
             result = conn.execute(
                 insert(products).values(store_id=store_id, name=name, sku=sku, price=price)
             )
-            return int(result.inserted_primary_key[0])
+            return _new_id(result)
 
     def get_product(self, store_id: int, product_id: int) -> Product | None:
         with self._read() as conn:
@@ -291,6 +310,12 @@ class Catalog:
             conn.execute(delete(blob_claims).where(blob_claims.c.created_at < cutoff))
 
 
+def _new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None, "an insert of one row has a primary key"
+    return int(key[0])
+
+
 def _release(conn: Connection, claim: str) -> frozenset[str]:
     keys = frozenset(
         conn.execute(select(blob_claims.c.key).where(blob_claims.c.claim == claim)).scalars()
@@ -393,7 +418,7 @@ def _insert_image(
     conn: Connection, store_id: int, product_id: int, image: ImageFiles, alt: Alt | None
 ) -> int:
     alt_value = None if alt is None else {"main": alt.main, "translated": dict(alt.translated)}
-    image_id = int(
+    image_id = _new_id(
         conn.execute(
             insert(images).values(
                 store_id=store_id,
@@ -402,7 +427,7 @@ def _insert_image(
                 height=image.height,
                 alt=alt_value,
             )
-        ).inserted_primary_key[0]
+        )
     )
     refs = [
         {"role": "original", "key": image.original.key, "content_type": image.original.content_type}
@@ -429,7 +454,7 @@ def _stored(
     cover_id = (
         _insert_image(conn, store_id, product_id, source.cover, None) if source.cover else None
     )
-    video_id = int(
+    video_id = _new_id(
         conn.execute(
             insert(videos).values(
                 store_id=store_id,
@@ -439,7 +464,7 @@ def _stored(
                 title=source.title,
                 cover_image_id=cover_id,
             )
-        ).inserted_primary_key[0]
+        )
     )
     if source.file is not None:
         conn.execute(

@@ -1,0 +1,199 @@
+"""Downloads media from URLs chosen by strangers without letting them reach internal hosts.
+
+Every hop is resolved once, every answer is checked against the address policy, and the
+connection goes to the checked address itself, so a second DNS answer cannot differ from
+the one that was checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from product_media.ingest.address_policy import AddressPolicy, IPAddress
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    max_bytes: int
+    connect_timeout: float
+    total_timeout: float
+    max_redirects: int = 5
+
+
+class FetchError(Exception):
+    """A source could not be fetched; the message is a short reason without the URL."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class _Hop:
+    """One request of a fetch: the host as the source names it, and what to ask for."""
+
+    scheme: str
+    host: str
+    port: int
+    explicit_port: bool
+    target: str
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.explicit_port and self.port != _DEFAULT_PORTS[self.scheme]:
+            return f"{host}:{self.port}"
+        return host
+
+    def url_to(self, address: IPAddress) -> str:
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        return f"{self.scheme}://{literal}:{self.port}{self.target}"
+
+
+def _parse(url: str, *, not_http: str) -> _Hop:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise FetchError("invalid URL") from None
+    if parts.scheme not in _DEFAULT_PORTS:
+        raise FetchError(not_http)
+    if not parts.hostname:
+        raise FetchError("URL has no host")
+    host = parts.hostname
+    if ":" not in host:
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise FetchError("invalid host name") from None
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    port_or_default = _DEFAULT_PORTS[parts.scheme] if port is None else port
+    return _Hop(parts.scheme, host, port_or_default, port is not None, target)
+
+
+class Fetcher:
+    """Fetches http(s) URLs, refusing any hop whose host resolves to a refused address."""
+
+    def __init__(self, policy: AddressPolicy, *, user_agent: str = "product-media/0.1") -> None:
+        self._policy = policy
+        self._client = httpx.AsyncClient(
+            # Environment proxies would connect on our behalf to a host we never checked.
+            trust_env=False,
+            follow_redirects=False,
+            headers={"User-Agent": user_agent, "Accept-Encoding": "identity"},
+            # Connections are pooled by IP address, so a reused TLS connection verified for
+            # one name could otherwise serve a request for another name on the same address.
+            limits=httpx.Limits(max_keepalive_connections=0),
+            # One source must never see cookies another source set.
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch(self, url: str, limits: FetchLimits) -> Fetched:
+        """The body of `url` after redirects; any failure is a FetchError."""
+        try:
+            async with asyncio.timeout(limits.total_timeout):
+                return await self._follow(url, limits)
+        except TimeoutError:
+            raise FetchError(f"timed out after {limits.total_timeout:g} s") from None
+        except httpx.RemoteProtocolError:
+            raise FetchError("broken HTTP response from source") from None
+        except httpx.HTTPError:
+            raise FetchError("connection to source failed") from None
+        except httpx.InvalidURL:
+            raise FetchError("invalid URL") from None
+
+    async def _follow(self, url: str, limits: FetchLimits) -> Fetched:
+        hop = _parse(url, not_http="not an http(s) URL")
+        for _ in range(limits.max_redirects + 1):
+            response = await self._open(hop, await self._resolve(hop), limits)
+            try:
+                if response.status_code not in _REDIRECT_STATUSES:
+                    return Fetched(url, await _read_body(response, limits.max_bytes))
+                location = response.headers.get("location")
+            finally:
+                await response.aclose()
+            if not location:
+                raise FetchError(f"HTTP {response.status_code} redirect without a Location")
+            url = urljoin(url, location)
+            hop = _parse(url, not_http="redirect to a non-http(s) URL")
+        raise FetchError(f"too many redirects (more than {limits.max_redirects})")
+
+    async def _resolve(self, hop: _Hop) -> list[IPAddress]:
+        """Every address the host resolves to, refusing the hop if any one is refused."""
+        # The resolver may skip the hosts file for an absolute name such as "localhost.",
+        # and the name without its root dot is the same host.
+        name = hop.host.removesuffix(".") if ":" not in hop.host else hop.host
+        try:
+            answers = await asyncio.get_running_loop().getaddrinfo(
+                name, hop.port, type=socket.SOCK_STREAM
+            )
+        except (OSError, ValueError):
+            raise FetchError("could not resolve host") from None
+        addresses = list(
+            dict.fromkeys(
+                ipaddress.ip_address(sockaddr[0])
+                for family, _, _, _, sockaddr in answers
+                if family in (socket.AF_INET, socket.AF_INET6) and isinstance(sockaddr[0], str)
+            )
+        )
+        if not addresses:
+            raise FetchError("could not resolve host")
+        for address in addresses:
+            reason = self._policy.refusal(address)
+            if reason is not None:
+                raise FetchError(reason)
+        return addresses
+
+    async def _open(
+        self, hop: _Hop, addresses: list[IPAddress], limits: FetchLimits
+    ) -> httpx.Response:
+        """The response headers from the first checked address that accepts a connection."""
+        extensions = {"sni_hostname": hop.host} if hop.scheme == "https" else None
+        for address in addresses:
+            request = self._client.build_request(
+                "GET",
+                hop.url_to(address),
+                headers={"Host": hop.host_header},
+                extensions=extensions,
+                timeout=httpx.Timeout(None, connect=limits.connect_timeout),
+            )
+            try:
+                return await self._client.send(request, stream=True)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                continue
+        raise FetchError("could not connect")
+
+
+async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
+    if not response.is_success:
+        raise FetchError(f"HTTP {response.status_code} from source")
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        # Decompressing would let a small download expand past max_bytes.
+        raise FetchError(f"unsupported Content-Encoding {encoding[:40]}")
+    declared = response.headers.get("content-length", "")
+    if declared.isdecimal() and int(declared) > max_bytes:
+        raise FetchError(f"larger than {max_bytes} bytes")
+    body = bytearray()
+    async for chunk in response.aiter_raw():
+        body += chunk
+        if len(body) > max_bytes:
+            raise FetchError(f"larger than {max_bytes} bytes")
+    if not body:
+        raise FetchError("empty response body")
+    return bytes(body)

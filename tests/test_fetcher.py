@@ -1,0 +1,243 @@
+"""The fetcher against real HTTP servers on loopback addresses; nothing else is contacted."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from product_media.ingest.address_policy import AddressPolicy, parse_networks
+from product_media.ingest.fetcher import Fetched, Fetcher, FetchError, FetchLimits
+from tests.source_server import SourceServer
+
+# 127.0.0.1 plays the public internet; 127.0.0.2 plays an internal host.
+PUBLIC = AddressPolicy(parse_networks("127.0.0.1/32"))
+NOTHING_ALLOWED = AddressPolicy()
+LIMITS = FetchLimits(max_bytes=100_000, connect_timeout=2.0, total_timeout=5.0)
+
+
+def fetch(url: str, policy: AddressPolicy = PUBLIC, limits: FetchLimits = LIMITS) -> Fetched:
+    async def run() -> Fetched:
+        fetcher = Fetcher(policy)
+        try:
+            return await fetcher.fetch(url, limits)
+        finally:
+            await fetcher.aclose()
+
+    return asyncio.run(run())
+
+
+def failure(url: str, policy: AddressPolicy = PUBLIC, limits: FetchLimits = LIMITS) -> str:
+    with pytest.raises(FetchError) as info:
+        fetch(url, policy, limits)
+    return str(info.value)
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def source() -> Iterator[SourceServer]:
+    with SourceServer("127.0.0.1") as server:
+        yield server
+
+
+@pytest.fixture
+def internal() -> Iterator[SourceServer]:
+    with SourceServer("127.0.0.2") as server:
+        yield server
+
+
+def test_body_returned(source: SourceServer) -> None:
+    url = source.add("/image.jpg", b"\xff\xd8\xff pixels")
+    assert fetch(url) == Fetched(url, b"\xff\xd8\xff pixels")
+    assert source.hits("/image.jpg") == 1
+
+
+def test_request_names_the_real_host(source: SourceServer) -> None:
+    source.add("/named", b"ok")
+    # "localhost" may also resolve to ::1, where nothing listens; the fetch moves on.
+    policy = AddressPolicy(parse_networks("127.0.0.1/32, ::1/128"))
+    url = f"http://localhost:{source.port}/named?size=2"
+    assert fetch(url, policy).content == b"ok"
+    headers = {name.lower(): value for name, value in source.last_headers("/named").items()}
+    assert headers["host"] == f"localhost:{source.port}"
+    assert headers["accept-encoding"] == "identity"
+    assert headers["user-agent"] == "product-media/0.1"
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_error_status(source: SourceServer, status: int) -> None:
+    url = source.add("/missing", b"nope", status=status)
+    assert failure(url) == f"HTTP {status} from source"
+
+
+def test_unknown_path_is_404(source: SourceServer) -> None:
+    assert failure(source.url("/nothing-here")) == "HTTP 404 from source"
+
+
+def test_redirect_chain_of_five_followed(source: SourceServer) -> None:
+    for hop in range(5):
+        source.redirect(f"/chain{hop}", f"/chain{hop + 1}", status=(301, 302, 303, 307, 308)[hop])
+    final = source.add("/chain5", b"arrived")
+    assert fetch(source.url("/chain0")) == Fetched(final, b"arrived")
+
+
+def test_redirect_chain_of_six_refused(source: SourceServer) -> None:
+    for hop in range(6):
+        source.redirect(f"/long{hop}", source.url(f"/long{hop + 1}"))
+    source.add("/long6", b"too far")
+    assert failure(source.url("/long0")) == "too many redirects (more than 5)"
+    assert source.hits("/long5") == 1
+    assert source.hits("/long6") == 0
+
+
+def test_redirect_loop(source: SourceServer) -> None:
+    source.redirect("/ping", "/pong")
+    source.redirect("/pong", "/ping")
+    assert failure(source.url("/ping")) == "too many redirects (more than 5)"
+    assert source.hits("/ping") + source.hits("/pong") == 6
+
+
+def test_redirect_into_internal_host_refused(source: SourceServer, internal: SourceServer) -> None:
+    secret = internal.add("/secret", b"credentials")
+    url = source.redirect("/innocent", secret)
+    assert failure(url) == "refused address 127.0.0.2 (loopback)"
+    assert source.hits("/innocent") == 1
+    assert internal.hits("/secret") == 0
+
+
+def test_internal_host_refused(internal: SourceServer) -> None:
+    url = internal.add("/secret", b"credentials")
+    assert failure(url) == "refused address 127.0.0.2 (loopback)"
+    assert internal.hits("/secret") == 0
+
+
+def test_redirect_to_other_scheme_refused(source: SourceServer) -> None:
+    url = source.redirect("/to-file", "file:///etc/passwd")
+    assert failure(url) == "redirect to a non-http(s) URL"
+
+
+def test_redirect_without_location_refused(source: SourceServer) -> None:
+    url = source.add("/lost", status=302)
+    assert failure(url) == "HTTP 302 redirect without a Location"
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("2130706433", "refused address 127.0.0.1 (loopback)"),
+        ("0x7f000001", "refused address 127.0.0.1 (loopback)"),
+        ("017700000001", "refused address 127.0.0.1 (loopback)"),
+        ("127.1", "refused address 127.0.0.1 (loopback)"),
+        ("0.0.0.0", "refused address 0.0.0.0 (unspecified)"),
+        ("localhost.", "refused address 127.0.0.1 (loopback)"),
+        ("LocalHost", "refused address 127.0.0.1 (loopback)"),
+        ("[::ffff:127.0.0.1]", "refused address ::ffff:7f00:1 (IPv4-mapped 127.0.0.1, loopback)"),
+    ],
+)
+def test_loopback_spellings_refused(source: SourceServer, host: str, reason: str) -> None:
+    source.add("/", b"loopback")
+    assert failure(f"http://{host}:{source.port}/", NOTHING_ALLOWED) == reason
+    assert source.hits("/") == 0
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+def test_ipv6_loopback_refused() -> None:
+    with SourceServer("::1") as server:
+        server.add("/", b"loopback")
+        assert failure(f"http://[::1]:{server.port}/", NOTHING_ALLOWED) == (
+            "refused address ::1 (loopback)"
+        )
+        assert server.hits("/") == 0
+
+
+def test_declared_length_over_limit_refused_before_body(source: SourceServer) -> None:
+    # The body is far shorter than declared: reading it would fail differently.
+    url = source.add("/huge", b"x" * 10, content_length=10**9)
+    limits = FetchLimits(max_bytes=1000, connect_timeout=2.0, total_timeout=5.0)
+    assert failure(url, limits=limits) == "larger than 1000 bytes"
+    assert source.hits("/huge") == 1
+
+
+def test_body_at_limit_accepted(source: SourceServer) -> None:
+    url = source.add("/exact", b"x" * 1000)
+    limits = FetchLimits(max_bytes=1000, connect_timeout=2.0, total_timeout=5.0)
+    assert fetch(url, limits=limits).content == b"x" * 1000
+
+
+def test_endless_body_cut_at_limit(source: SourceServer) -> None:
+    url = source.endless("/stream")
+    limits = FetchLimits(max_bytes=1_000_000, connect_timeout=2.0, total_timeout=5.0)
+    assert failure(url, limits=limits) == "larger than 1000000 bytes"
+
+
+def test_dripping_body_cut_by_total_timeout(source: SourceServer) -> None:
+    url = source.drip("/slow", b"x" * 100, interval=0.1)
+    limits = FetchLimits(max_bytes=1000, connect_timeout=1.0, total_timeout=1.5)
+    started = time.monotonic()
+    assert failure(url, limits=limits) == "timed out after 1.5 s"
+    assert time.monotonic() - started < 3
+
+
+def test_slow_headers_cut_by_total_timeout() -> None:
+    with SourceServer(latency=10) as slow:
+        url = slow.add("/late", b"eventually")
+        limits = FetchLimits(max_bytes=1000, connect_timeout=1.0, total_timeout=0.5)
+        assert failure(url, limits=limits) == "timed out after 0.5 s"
+
+
+def test_compressed_body_refused(source: SourceServer) -> None:
+    url = source.add("/packed", gzip.compress(b"x" * 1000), headers={"Content-Encoding": "gzip"})
+    assert failure(url) == "unsupported Content-Encoding gzip"
+
+
+def test_identity_encoding_accepted(source: SourceServer) -> None:
+    url = source.add("/plain", b"plain", headers={"Content-Encoding": "identity"})
+    assert fetch(url).content == b"plain"
+
+
+def test_empty_body_refused(source: SourceServer) -> None:
+    assert failure(source.add("/empty", b"")) == "empty response body"
+
+
+def test_truncated_body_refused(source: SourceServer) -> None:
+    url = source.add("/cut", b"x" * 10, content_length=100)
+    assert failure(url) == "broken HTTP response from source"
+
+
+def test_other_scheme_refused(source: SourceServer) -> None:
+    source.add("/file", b"data")
+    assert failure(f"ftp://127.0.0.1:{source.port}/file") == "not an http(s) URL"
+    assert source.hits("/file") == 0
+
+
+def test_unresolvable_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A real failed lookup would ask a DNS server off this machine; stand in for its answer.
+    def no_such_name(*_args: object, **_kwargs: object) -> list[object]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    assert failure("http://media.example.invalid/image.jpg") == "could not resolve host"
+
+
+def test_nothing_listening() -> None:
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]
+        assert failure(f"http://127.0.0.1:{port}/") == "could not connect"
+
+
+@pytest.mark.parametrize("url", ["http://", "http://[::1/", "http://127.0.0.1:99999/", "nonsense"])
+def test_malformed_url_refused(url: str) -> None:
+    assert failure(url)
