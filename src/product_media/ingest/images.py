@@ -1,0 +1,261 @@
+"""Turn untrusted image bytes into the fixed set of derived sizes.
+
+Inputs come from arbitrary URLs, so every step assumes hostile bytes: the type is judged by
+the bytes alone, the declared size is checked before any pixel is decoded, and every libvips
+failure becomes an `ImageRejected` with a short reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import cast
+
+import pyvips
+
+from product_media.domain.media import DERIVED_SIZES
+from product_media.ingest.formats import GIF, JPEG, PNG, WEBP, Format, sniff
+
+JPEG_QUALITY = 85
+
+# The buffer loader for each accepted format, and the names shown in reasons.
+_LOADERS: Mapping[Format, str] = {
+    JPEG: "jpegload_buffer",
+    PNG: "pngload_buffer",
+    GIF: "gifload_buffer",
+    WEBP: "webpload_buffer",
+}
+_NAMES: Mapping[Format, str] = {JPEG: "JPEG", PNG: "PNG", GIF: "GIF", WEBP: "WebP"}
+
+# libvips class names of the loaders left enabled; every other loader is blocked.
+_ALLOWED_LOADER_CLASSES = tuple(
+    f"VipsForeignLoad{codec}{kind}"
+    for codec in ("Jpeg", "Png", "Nsgif", "Webp")
+    for kind in ("Buffer", "Source")
+)
+
+# The operation cache cannot help here (every input is different) and its entries keep copies
+# of untrusted input buffers alive, so it is kept small.
+_CACHE_MAX_OPERATIONS = 16
+
+# Passed to the loader through thumbnail_buffer's option string: thumbnail's own `fail_on`
+# argument does not reach the loader, and without it truncated JPEG, PNG and GIF files decode
+# "successfully" with grey or black filler.
+_LOADER_OPTIONS = "fail_on=error"
+
+_MAX_REASON = 160
+
+
+class ImageRejected(Exception):
+    """The bytes are not an acceptable image; str() is a short reason."""
+
+
+@dataclass(frozen=True)
+class Encoded:
+    content: bytes
+    format: Format
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    """The result of processing: dimensions are those of the original as displayed."""
+
+    original_format: Format
+    width: int
+    height: int
+    derived: Mapping[int, Encoded]
+
+
+def fit(width: int, height: int, box: int) -> tuple[int, int]:
+    """Fit width x height inside box x box keeping the aspect ratio, never upscaling."""
+    if width < 1 or height < 1 or box < 1:
+        raise ValueError(f"dimensions must be positive: {width}x{height} in {box}")
+    if width <= box and height <= box:
+        return width, height
+    if width >= height:
+        return box, max(1, _div_round_half_up(height * box, width))
+    return max(1, _div_round_half_up(width * box, height)), box
+
+
+def _div_round_half_up(numerator: int, denominator: int) -> int:
+    # Integer arithmetic, so the result never depends on float rounding.
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def configure_vips(*, threads: int = 1, cache_max_mem: int = 64 * 1024 * 1024) -> None:
+    """Lock libvips down for untrusted input; call once per process before any processing."""
+    pyvips.block_untrusted_set(True)
+    # Blocking the base class blocks every loader (SVG, PDF, TIFF, HEIF, matrix, ...), so
+    # bytes can never reach a parser the service does not need.
+    pyvips.operation_block_set("VipsForeignLoad", True)
+    for name in _ALLOWED_LOADER_CLASSES:
+        pyvips.operation_block_set(name, False)
+    pyvips.cache_set_max(_CACHE_MAX_OPERATIONS)
+    pyvips.cache_set_max_mem(cache_max_mem)
+    pyvips.cache_set_max_files(0)
+    pyvips.concurrency_set(threads)
+
+
+def process_image(data: bytes, *, max_pixels: int) -> ProcessedImage:
+    """Validate `data` and make every derived size; raises ImageRejected for bad input."""
+    if not data:
+        raise ImageRejected("empty file")
+    original_format = sniff(data[:64])
+    if original_format is None or original_format not in _LOADERS:
+        raise ImageRejected("not an image")
+    name = _NAMES[original_format]
+
+    try:
+        header = _read_header(data, original_format)
+    except pyvips.Error as exc:
+        raise ImageRejected(_reason(f"truncated or corrupt {name}", exc)) from exc
+    pixels = header.width * header.height
+    if pixels > max_pixels:
+        raise ImageRejected(f"declares {pixels} pixels, more than the {max_pixels} allowed")
+    width, height = header.width, header.height
+    if header.orientation >= 5:
+        width, height = height, width
+
+    try:
+        largest = _decode(data, header, fit(width, height, max(DERIVED_SIZES)))
+    except pyvips.Error as exc:
+        raise ImageRejected(_reason(f"truncated or corrupt {name}", exc)) from exc
+
+    try:
+        derived = {
+            box: _encode(_resize(largest, *fit(width, height, box))) for box in DERIVED_SIZES
+        }
+    except pyvips.Error as exc:
+        raise ImageRejected(_reason(f"cannot convert {name}", exc)) from exc
+    return ProcessedImage(
+        original_format=original_format,
+        width=width,
+        height=height,
+        derived=MappingProxyType(derived),
+    )
+
+
+@dataclass(frozen=True)
+class _Header:
+    width: int
+    height: int
+    orientation: int
+    has_profile: bool
+    cmyk: bool
+    loader: str
+
+
+def _read_header(data: bytes, original_format: Format) -> _Header:
+    # libvips loaders are lazy: building one parses the header only, no pixels are decoded.
+    # Calling the loader of the sniffed format makes the bytes' signature decide the parser.
+    loader = _LOADERS[original_format]
+    image = cast(pyvips.Image, pyvips.Operation.call(loader, data, access="sequential"))
+    fields = cast(list[str], image.get_fields())
+    orientation = image.get("orientation") if "orientation" in fields else 1
+    return _Header(
+        width=cast(int, image.width),
+        height=cast(int, image.height),
+        orientation=orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1,
+        has_profile="icc-profile-data" in fields,
+        cmyk=image.interpretation == "cmyk",
+        loader=loader,
+    )
+
+
+def _decode(data: bytes, header: _Header, size: tuple[int, int]) -> pyvips.Image:
+    """Decode once, shrinking on load into the largest box, as upright 8-bit sRGB in memory."""
+    box = max(DERIVED_SIZES)
+    # Colour management only where needed, and always with both profiles known: when libvips
+    # has to guess one end it goes through a float Lab round trip about ten times slower than
+    # the rest of the work. Untagged RGB, grey and palette images are taken as sRGB already;
+    # untagged CMYK gets libvips' own CMYK profile.
+    colour: dict[str, str] = {}
+    if header.cmyk:
+        colour = {"input_profile": "cmyk", "output_profile": "srgb"}
+    elif header.has_profile:
+        colour = {"output_profile": "srgb"}
+    image = pyvips.Image.thumbnail_buffer(
+        data, box, height=box, size="down", option_string=_LOADER_OPTIONS, **colour
+    )
+    # thumbnail_buffer picks its own loader; with configure_vips only the four allowed exist,
+    # but without it another parser could claim the bytes and bypass the header check above.
+    used = image.get("vips-loader") if "vips-loader" in image.get_fields() else header.loader
+    if used != header.loader:
+        raise ImageRejected("content does not match its signature")
+    # The single decode: everything after this works on the in-memory result.
+    image = _to_srgb8(image.copy_memory())
+    width, height = size
+    if abs(image.width - width) <= 1 and abs(image.height - height) <= 1:
+        return _exact(image, width, height)
+    return _resize(image, width, height)
+
+
+def _to_srgb8(image: pyvips.Image) -> pyvips.Image:
+    # Colour management already yields 8-bit sRGB; this covers images whose profile libvips
+    # had to ignore (broken ICC data), which can come through as grey or 16-bit.
+    converted = image
+    if converted.interpretation != "srgb" or converted.format != "uchar":
+        converted = converted.colourspace("srgb")
+    if converted.format != "uchar":
+        converted = converted.cast("uchar")
+    if converted.bands not in (3, 4):
+        raise ImageRejected(f"unsupported number of channels: {converted.bands}")
+    if converted.bands == 4 and cast(float, converted[3].min()) >= 255:
+        # Fully opaque alpha (common in GIFs and exported PNGs) would only force a large PNG.
+        converted = converted[:3]
+    return image if converted is image else converted.copy_memory()
+
+
+def _resize(image: pyvips.Image, width: int, height: int) -> pyvips.Image:
+    if (image.width, image.height) == (width, height):
+        return image
+    alpha = image.bands == 4
+    if alpha:
+        # Without premultiplying, colour from transparent pixels bleeds into the edges. Back in
+        # 8 bits (as libvips' thumbnail does) so resize keeps its fast integer path: a float
+        # resize costs three times as much for a difference of a fraction of a level.
+        image = image.premultiply().rint().cast("uchar")
+    image = image.resize(width / image.width, vscale=height / image.height)
+    if alpha:
+        image = image.unpremultiply().rint().cast("uchar")
+    return _exact(image, width, height)
+
+
+def _exact(image: pyvips.Image, width: int, height: int) -> pyvips.Image:
+    # libvips may round a dimension the other way from fit(); trimming or repeating the edge
+    # row or column keeps the promised size without resampling again.
+    if (image.width, image.height) == (width, height):
+        return image
+    return image.embed(0, 0, width, height, extend="copy")
+
+
+def _encode(image: pyvips.Image) -> Encoded:
+    if image.bands == 4:
+        # libvips defaults to no row filter, which leaves smooth photos several times larger.
+        content = image.pngsave_buffer(filter="all", keep="none")
+        encoded_format = PNG
+    else:
+        content = image.jpegsave_buffer(Q=JPEG_QUALITY, optimize_coding=True, keep="none")
+        encoded_format = JPEG
+    return Encoded(
+        content=bytes(content),
+        format=encoded_format,
+        width=cast(int, image.width),
+        height=cast(int, image.height),
+    )
+
+
+def _reason(prefix: str, exc: pyvips.Error) -> str:
+    """`prefix`, plus the first line of libvips' explanation without its source tag."""
+    detail = str(getattr(exc, "detail", "") or "")
+    lines = [line.strip() for line in detail.splitlines() if line.strip()]
+    if not lines:
+        return prefix
+    first = lines[0]
+    tag, sep, rest = first.partition(": ")
+    if sep and " " not in tag:
+        first = rest
+    return f"{prefix}: {first}"[:_MAX_REASON]

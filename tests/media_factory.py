@@ -1,0 +1,224 @@
+"""Test media as bytes: real images in every accepted format, broken ones and pixel bombs.
+
+Every generated image has the same recognisable content: a smooth gradient in muted colours
+and a saturated marker block in the stored top-left corner (pure red in colour images,
+white in grey ones), so tests can tell where that corner ended up after EXIF rotation.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pyvips
+
+MARKER_RGB = (255, 0, 0)
+MARKER_GREY = 255
+# Later frames of animations are flat colours with this much green (and varying blue, so no
+# encoder merges them), so a result showing the first frame only is easy to check.
+OTHER_FRAME_GREEN = 255
+
+
+def profile(name: str) -> bytes:
+    """An ICC profile shipped with libvips: "srgb", "p3" or "cmyk"."""
+    return bytes(pyvips.Image.profile_load(name))
+
+
+def pattern(w: int, h: int) -> np.ndarray:
+    """The reference content as an h x w x 3 uint8 array."""
+    x = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :]
+    y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
+    rgb = np.empty((h, w, 3), dtype=np.uint8)
+    rgb[..., 0] = 30 + 100 * x
+    rgb[..., 1] = 40 + 160 * y
+    rgb[..., 2] = 200 - 100 * x
+    rgb[: max(1, h // 4), : max(1, w // 4)] = MARKER_RGB
+    return rgb
+
+
+def _grey(w: int, h: int) -> np.ndarray:
+    x = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :]
+    y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
+    grey = (40 + 60 * x + 60 * y).astype(np.uint8)
+    grey[: max(1, h // 4), : max(1, w // 4)] = MARKER_GREY
+    return grey
+
+
+def _alpha(w: int, h: int) -> np.ndarray:
+    """Opaque on the left fading to translucent on the right; the marker stays opaque."""
+    x = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :]
+    alpha = np.repeat((255 - 195 * x).astype(np.uint8), h, axis=0)
+    alpha[: max(1, h // 4), : max(1, w // 4)] = 255
+    return alpha
+
+
+def _vips(array: np.ndarray, interpretation: str) -> pyvips.Image:
+    return pyvips.Image.new_from_array(array).copy(interpretation=interpretation)
+
+
+def _rgb(w: int, h: int, *, alpha: bool = False) -> pyvips.Image:
+    array = pattern(w, h)
+    if alpha:
+        array = np.dstack([array, _alpha(w, h)])
+    return _vips(array, "srgb")
+
+
+def _animation(first: pyvips.Image, frames: int) -> pyvips.Image:
+    """`frames` pages stacked vertically: the pattern, then flat mostly green pages."""
+    if frames < 1:
+        raise ValueError("frames must be at least 1")
+    pages = [first]
+    for i in range(1, frames):
+        colour = [0, OTHER_FRAME_GREEN, (40 * i) % 256] + [255] * (first.bands - 3)
+        pages.append((first * 0 + colour).cast("uchar").copy(interpretation="srgb"))
+    image = pyvips.Image.arrayjoin(pages, across=1)
+    if frames > 1:
+        image = image.copy()
+        image.set_type(pyvips.GValue.gint_type, "page-height", first.height)
+        image.set_type(pyvips.GValue.array_int_type, "delay", [100] * frames)
+        image.set_type(pyvips.GValue.gint_type, "loop", 0)
+    return image
+
+
+def jpeg(
+    w: int,
+    h: int,
+    *,
+    quality: int = 90,
+    orientation: int | None = None,
+    cmyk: bool = False,
+    icc: bytes | None = None,
+) -> bytes:
+    """A JPEG of the pattern stored as w x h.
+
+    `orientation` writes an EXIF Orientation tag (the pixels stay as stored). `cmyk` stores
+    CMYK pixels made with libvips' CMYK profile; that profile is embedded only when passed as
+    `icc`. `icc` alone tags the RGB pixels with a profile without converting them.
+    """
+    image = _rgb(w, h)
+    if cmyk:
+        image = image.icc_transform("cmyk", input_profile="srgb")
+        image = image.copy(interpretation="cmyk")
+        image.remove("icc-profile-data")
+    else:
+        image = image.copy()
+    if icc is not None:
+        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", icc)
+    if orientation is not None:
+        image.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+    return bytes(image.jpegsave_buffer(Q=quality))
+
+
+def png(
+    w: int,
+    h: int,
+    *,
+    alpha: bool = False,
+    bits: int = 8,
+    palette: bool = False,
+    grey: bool = False,
+) -> bytes:
+    """A PNG of the pattern: RGB(A) or grey(+alpha), 8 or 16 bits, or palette-based."""
+    if bits not in (8, 16):
+        raise ValueError("bits must be 8 or 16")
+    if palette and (bits != 8 or grey):
+        raise ValueError("palette PNGs are 8-bit colour here")
+    if grey:
+        array = _grey(w, h)
+        if alpha:
+            array = np.dstack([array, _alpha(w, h)])
+        image = _vips(array, "b-w")
+    else:
+        image = _rgb(w, h, alpha=alpha)
+    if bits == 16:
+        image = (image.cast("ushort") * 257).cast("ushort")
+        image = image.copy(interpretation="grey16" if grey else "rgb16")
+    if palette:
+        return bytes(image.pngsave_buffer(palette=True, Q=100, dither=0, keep="none"))
+    return bytes(image.pngsave_buffer(bitdepth=bits, keep="none"))
+
+
+def gif(w: int, h: int, *, frames: int = 1) -> bytes:
+    """A GIF of the pattern; with frames > 1 an animation whose later frames are flat."""
+    image = _animation(_rgb(w, h), frames)
+    return bytes(image.gifsave_buffer(dither=0, keep="none"))
+
+
+def webp(w: int, h: int, *, alpha: bool = False, frames: int = 1) -> bytes:
+    """A lossy WebP of the pattern (lossless alpha); with frames > 1 an animation."""
+    image = _animation(_rgb(w, h, alpha=alpha), frames)
+    return bytes(image.webpsave_buffer(Q=90, keep="none"))
+
+
+def truncated(data: bytes, keep: float = 0.5) -> bytes:
+    """The first `keep` fraction of `data`, as from an interrupted download."""
+    return data[: int(len(data) * keep)]
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+
+def png_bomb(w: int, h: int) -> bytes:
+    """A valid PNG header declaring w x h RGB pixels, followed by a few rows of data."""
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    rows = zlib.compress((b"\x00" + b"\x00" * (3 * w)) * min(h, 4), 9)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", rows)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def jpeg_bomb(w: int, h: int) -> bytes:
+    """A small real JPEG whose frame header is rewritten to declare w x h (at most 65535)."""
+    if not (0 < w <= 0xFFFF and 0 < h <= 0xFFFF):
+        raise ValueError("JPEG dimensions are 16-bit")
+    data = bytearray(_rgb(16, 16).jpegsave_buffer(Q=50, keep="none", interlace=False))
+    sof = data.find(b"\xff\xc0")
+    if sof < 0:
+        raise AssertionError("expected a baseline JPEG")
+    # Marker (2), segment length (2), sample precision (1), then height and width.
+    struct.pack_into(">HH", data, sof + 5, h, w)
+    return bytes(data)
+
+
+def gif_bomb(w: int, h: int) -> bytes:
+    """A GIF whose screen and only frame declare w x h (at most 65535) with one pixel of data."""
+    if not (0 < w <= 0xFFFF and 0 < h <= 0xFFFF):
+        raise ValueError("GIF dimensions are 16-bit")
+    screen = struct.pack("<HHBBB", w, h, 0x80, 0, 0)  # global colour table of two entries
+    colours = b"\x00\x00\x00\xff\xff\xff"
+    frame = b"," + struct.pack("<HHHHB", 0, 0, w, h, 0)
+    # LZW minimum code size 2, one sub-block holding: clear, index 0, end of information.
+    pixels = b"\x02\x02\x44\x01\x00"
+    return b"GIF89a" + screen + colours + frame + pixels + b";"
+
+
+def webp_bomb(w: int, h: int) -> bytes:
+    """A small lossless WebP whose VP8L header is rewritten to declare w x h (at most 16384)."""
+    if not (0 < w <= 1 << 14 and 0 < h <= 1 << 14):
+        raise ValueError("lossless WebP dimensions are 14-bit")
+    data = bytearray(_rgb(16, 16).webpsave_buffer(lossless=True, keep="none"))
+    if data[12:16] != b"VP8L" or data[20] != 0x2F:
+        raise AssertionError("expected a simple lossless WebP")
+    # After the signature byte: 14 bits width - 1, 14 bits height - 1, then alpha and version.
+    (bits,) = struct.unpack_from("<I", data, 21)
+    bits = (bits & ~((1 << 28) - 1)) | (w - 1) | ((h - 1) << 14)
+    struct.pack_into("<I", data, 21, bits)
+    return bytes(data)
+
+
+def html() -> bytes:
+    return b"<!DOCTYPE html>\n<html><head><title>Not found</title></head><body>404</body></html>\n"
+
+
+def svg() -> bytes:
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="100000">'
+        b'<rect width="100%" height="100%" fill="red"/></svg>\n'
+    )
