@@ -20,9 +20,10 @@ import pyvips
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from product_media.ingest.images import configure_vips, process_image  # noqa: E402
-from tests.service import Service  # noqa: E402
-from tests.source_server import SourceServer  # noqa: E402
+from tests.service import Service
+from tests.source_server import SourceServer
+
+from product_media.ingest.images import configure_vips, process_image
 
 
 def photo(index: int, width: int = 4000, height: int = 3000) -> bytes:
