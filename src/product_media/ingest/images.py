@@ -16,6 +16,7 @@ import pyvips
 
 from product_media.domain.media import DERIVED_SIZES
 from product_media.ingest.formats import GIF, JPEG, PNG, WEBP, Format, sniff
+from product_media.ingest.gif_check import gif_problem
 
 JPEG_QUALITY = 85
 
@@ -41,8 +42,15 @@ _CACHE_MAX_OPERATIONS = 16
 
 # Passed to the loader through thumbnail_buffer's option string: thumbnail's own `fail_on`
 # argument does not reach the loader, and without it truncated JPEG, PNG and GIF files decode
-# "successfully" with grey or black filler.
-_LOADER_OPTIONS = "fail_on=error"
+# "successfully" with grey or black filler. libjpeg reports scan data that stops short (and
+# other corruption) only as warnings, so JPEG fails on those too; PNG keeps `error`, since
+# libpng warns about harmless things such as slightly wrong sRGB profiles.
+_LOADER_OPTIONS: Mapping[Format, str] = {
+    JPEG: "fail_on=warning",
+    PNG: "fail_on=error",
+    GIF: "fail_on=error",
+    WEBP: "fail_on=error",
+}
 
 _MAX_REASON = 160
 
@@ -115,6 +123,8 @@ def process_image(data: bytes, *, max_pixels: int) -> ProcessedImage:
     pixels = header.width * header.height
     if pixels > max_pixels:
         raise ImageRejected(f"declares {pixels} pixels, more than the {max_pixels} allowed")
+    if original_format is GIF and (problem := gif_problem(data)) is not None:
+        raise ImageRejected(f"truncated or corrupt GIF: {problem}")
     width, height = header.width, header.height
     if header.orientation >= 5:
         width, height = height, width
@@ -146,6 +156,7 @@ class _Header:
     has_profile: bool
     cmyk: bool
     loader: str
+    format: Format
 
 
 def _read_header(data: bytes, original_format: Format) -> _Header:
@@ -162,6 +173,7 @@ def _read_header(data: bytes, original_format: Format) -> _Header:
         has_profile="icc-profile-data" in fields,
         cmyk=image.interpretation == "cmyk",
         loader=loader,
+        format=original_format,
     )
 
 
@@ -178,7 +190,7 @@ def _decode(data: bytes, header: _Header, size: tuple[int, int]) -> pyvips.Image
     elif header.has_profile:
         colour = {"output_profile": "srgb"}
     image = pyvips.Image.thumbnail_buffer(
-        data, box, height=box, size="down", option_string=_LOADER_OPTIONS, **colour
+        data, box, height=box, size="down", option_string=_LOADER_OPTIONS[header.format], **colour
     )
     # thumbnail_buffer picks its own loader; with configure_vips only the four allowed exist,
     # but without it another parser could claim the bytes and bypass the header check above.
