@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -55,7 +54,3 @@ def product(api: httpx.Client, store_path: str) -> str:
     response = api.post(f"{store_path}/products", json={"name": "Shirt", "sku": "S-1"})
     assert response.status_code == 200, response.text
     return f"{store_path}/products/{response.json()['id']}"
-
-
-def data_dir(service: Service) -> Path:
-    return service.data

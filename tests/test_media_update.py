@@ -24,6 +24,8 @@ V = "https://shop.example/v.mp4"
         ("http://127.0.0.1/a.jpg", None),
         ("http://[::1]:8080/a.jpg", None),
         ("http://xn--80ak6aa92e.com/a.jpg", None),
+        ("http://bücher.example/a.jpg", None),
+        ("http://b\u00fccher..example/a.jpg", "no valid host"),
         ("ftp://shop.example/a.jpg", "absolute http or https"),
         ("file:///etc/passwd", "absolute http or https"),
         ("javascript:alert(1)", "absolute http or https"),

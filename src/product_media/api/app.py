@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_vips()
+        settings.data.mkdir(parents=True, exist_ok=True)
         catalog = Catalog(settings.catalog_url)
         await run_in_threadpool(catalog.migrate)
         blobs = FileBlobStore(settings.blob_dir)

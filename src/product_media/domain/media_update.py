@@ -60,6 +60,11 @@ def wrong_url(field: str, url: str) -> str | None:
     host = parts.netloc.rpartition("@")[2]
     if port is not None:
         host = host.rsplit(":", 1)[0]
+    if not host.isascii() and not host.startswith("["):
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return f"{field} has no valid host"
     if not host or not _HOST.match(host) or not parts.hostname:
         return f"{field} has no valid host"
     if parts.username is not None or parts.password is not None:
