@@ -20,7 +20,7 @@ import pyvips
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.service import Service
+from tests.service import loopback_service
 from tests.source_server import SourceServer
 
 from product_media.ingest.images import configure_vips, process_image
@@ -50,12 +50,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, SourceServer(latency=args.latency) as source:
         urls = [source.add(f"/p{i}.jpg", body) for i, body in enumerate(files)]
-        service = Service(
-            Path(tmp) / "data",
-            "--allow-source-network",
-            "127.0.0.1/32",
-            env={"PRODUCT_MEDIA_RATE_LIMIT_PER_MINUTE": "0"},
-        ).start()
+        service = loopback_service(Path(tmp) / "data").start()
         try:
             store_id, token = service.new_store()
             with service.client(token, timeout=300) as api:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.service import Service
+from tests.service import Service, loopback_service
 from tests.source_server import SourceServer
 
 
@@ -21,12 +21,7 @@ def sources() -> Iterator[SourceServer]:
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     data = tmp_path_factory.mktemp("service")
-    svc = Service(
-        data,
-        "--allow-source-network",
-        "127.0.0.1/32",
-        env={"PRODUCT_MEDIA_RATE_LIMIT_PER_MINUTE": "0"},
-    ).start()
+    svc = loopback_service(data).start()
     yield svc
     svc.stop()
 

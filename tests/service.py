@@ -87,3 +87,13 @@ class Service:
     def client(self, token: str | None, timeout: float = 60) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+
+def loopback_service(data: Path) -> Service:
+    """A service allowed to fetch from 127.0.0.1 (where test sources live), rate limit off."""
+    return Service(
+        data,
+        "--allow-source-network",
+        "127.0.0.1/32",
+        env={"PRODUCT_MEDIA_RATE_LIMIT_PER_MINUTE": "0"},
+    )

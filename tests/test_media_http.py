@@ -40,7 +40,7 @@ from tests.media_factory import (
     webp,
     webp_bomb,
 )
-from tests.service import Service
+from tests.service import Service, loopback_service
 from tests.source_server import SourceServer
 
 # -- helpers -------------------------------------------------------------------------------
@@ -1296,12 +1296,7 @@ def test_concurrent_updates_leave_one_request_outcome(
 
 
 def test_everything_survives_a_restart_and_a_crash(tmp_path: Path, sources: SourceServer) -> None:
-    service = Service(
-        tmp_path / "data",
-        "--allow-source-network",
-        "127.0.0.1/32",
-        env={"PRODUCT_MEDIA_RATE_LIMIT_PER_MINUTE": "0"},
-    ).start()
+    service = loopback_service(tmp_path / "data").start()
     try:
         store_id, token = service.new_store()
         with service.client(token) as client:
