@@ -51,7 +51,12 @@ async def create_product(
     return {"id": product_id}
 
 
-@router.get("/api/v3/{storeId}/products", response_model=ProductsPage, responses=_ERRORS)
+@router.get(
+    "/api/v3/{storeId}/products",
+    response_model=ProductsPage,
+    response_model_exclude_none=True,
+    responses=_ERRORS,
+)
 async def list_products(
     request: Request,
     store_id: StoreId,

@@ -140,7 +140,5 @@ def product_json(product: Product, url: UrlMaker) -> dict[str, Any]:
         "name": product.name,
         "price": product.price,
     }
-    if product.sku is None:
-        del fields["sku"]
     fields.update(media_fields(product.media, url))
     return fields

@@ -59,6 +59,7 @@ class ProductOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: int
+    sku: str | None = None
     name: str
     price: float
     media: dict[str, Any]
