@@ -52,7 +52,7 @@ async def apply_update(
     state: AppState, store_id: int, product_id: int, update: MediaUpdate
 ) -> UpdateResults:
     """Ingest the update's sources, then commit the planned media set in one transaction."""
-    if await run_in_threadpool(state.catalog.get_product, store_id, product_id) is None:
+    if not await run_in_threadpool(state.catalog.product_exists, store_id, product_id):
         raise product_not_found(product_id)
     claim = uuid.uuid4().hex
 

@@ -196,6 +196,13 @@ class Catalog:
             )
             return _new_id(result)
 
+    def product_exists(self, store_id: int, product_id: int) -> bool:
+        query = select(products.c.id).where(
+            products.c.store_id == store_id, products.c.id == product_id
+        )
+        with self._read() as conn:
+            return conn.execute(query).first() is not None
+
     def get_product(self, store_id: int, product_id: int) -> Product | None:
         with self._read() as conn:
             rows = self._product_rows(conn, store_id, [product_id])
