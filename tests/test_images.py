@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -330,10 +329,9 @@ def test_animation_uses_first_frame(data: bytes) -> None:
 )
 def test_pixel_bombs_are_refused_before_decoding(bomb: bytes) -> None:
     assert len(bomb) < 2_000
-    started = time.perf_counter()
+    # The reason comes from the header check, which runs before any pixel is decoded.
     with pytest.raises(ImageRejected, match=r"declares \d+ pixels, more than the 100000000"):
         process(bomb)
-    assert time.perf_counter() - started < 2
 
 
 def test_pixel_limit_is_inclusive() -> None:
