@@ -9,6 +9,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from product_media import __version__
 from product_media.domain.access import (
     CATALOG_SCOPES,
     PUBLIC_SCOPES,
@@ -67,6 +68,7 @@ def _demo(settings: Settings) -> None:
 
 
 @click.group()
+@click.version_option(__version__, prog_name="product-media")
 def main() -> None:
     """product-media: product images and videos behind an Ecwid-compatible REST API."""
 

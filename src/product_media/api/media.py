@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from product_media.domain.media_update import InvalidUpdate, MediaUpdate, build_
 from product_media.domain.plan import ItemResult, UpdateResults, plan, wanted_sources
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 def _parse(body: MediaUpdateIn, max_gallery_items: int) -> MediaUpdate:
@@ -79,7 +81,17 @@ async def apply_update(
         await _discard(state, claim)
         raise product_not_found(product_id)
     results, garbage = committed
-    await run_in_threadpool(state.catalog.collect_garbage, garbage, state.blobs.delete)
+    removed = await run_in_threadpool(state.catalog.collect_garbage, garbage, state.blobs.delete)
+    items = [results.main] if results.main is not None else []
+    items.extend(results.gallery)
+    log.info(
+        "media update of product %d in store %d: %d of %d items stored, %d files removed",
+        product_id,
+        store_id,
+        sum(item.success for item in items),
+        len(items),
+        removed,
+    )
     return results
 
 
