@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     image_download_timeout: float = Field(30.0, gt=0)
     max_redirects: int = Field(5, ge=0)
     fetch_concurrency: int = Field(8, ge=1, description="Concurrent downloads per media update")
+    max_sources_in_flight: int = Field(
+        32, ge=1, description="Sources downloaded or processed at once across all updates"
+    )
     process_threads: int = Field(0, ge=0, description="Image workers; 0 = one per CPU core")
 
     max_body_bytes: int = Field(1024 * 1024, gt=0)

@@ -33,6 +33,7 @@ class IngestLimits:
     image_fetch: FetchLimits
     max_pixels: int
     concurrency: int
+    max_in_flight: int
 
 
 def safe_url(url: str) -> str:
@@ -67,6 +68,8 @@ class Pipeline:
         self._fetcher = fetcher
         self._cpu = cpu
         self._limits = limits
+        # Bounds the sources held in memory across all requests, whatever their number.
+        self._in_flight = asyncio.Semaphore(limits.max_in_flight)
 
     async def _image(self, url: str, put: PutBlobs) -> Outcome:
         try:
@@ -85,7 +88,7 @@ class Pipeline:
     async def _one(self, kind: str, url: str, put: PutBlobs, gate: asyncio.Semaphore) -> Outcome:
         if kind != "image":
             return Failure(DOWNLOAD_VIDEO_FAILED, f"{url}: video sources are not supported yet")
-        async with gate:
+        async with gate, self._in_flight:
             try:
                 return await self._image(url, put)
             except Exception:
