@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import socketserver
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -56,9 +57,12 @@ class SourceServer:
     Use as a context manager; unknown paths answer 404.
     """
 
-    def __init__(self, host: str = "127.0.0.1", latency: float = 0.0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", latency: float = 0.0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self._host = host
         self._latency = latency
+        self._tls = tls
         self._routes: dict[str, Respond] = {}
         self._hits: Counter[str] = Counter()
         self._headers: dict[str, dict[str, str]] = {}
@@ -70,6 +74,11 @@ class SourceServer:
     def __enter__(self) -> SourceServer:
         server_class = _Server6 if ":" in self._host else _Server
         self._server = server_class(self, self._host)
+        if self._tls is not None:
+            # The handshake then happens in the handler's thread, not in the accepting one.
+            self._server.socket = self._tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -99,9 +108,11 @@ class SourceServer:
             raise RuntimeError("server not started")
         return self._server.server_port
 
-    def url(self, path: str) -> str:
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}/{path.lstrip('/')}"
+    def url(self, path: str, host: str | None = None) -> str:
+        """The URL of `path`, naming the server by `host` (default: its address)."""
+        host = host or (f"[{self._host}]" if ":" in self._host else self._host)
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}/{path.lstrip('/')}"
 
     def hits(self, path: str) -> int:
         """How many requests arrived for `path`."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
+import ssl
 from collections.abc import Iterator
 
 import pytest
+import trustme
 
 from product_media.ingest.address_policy import AddressPolicy, parse_networks
 from product_media.ingest.fetcher import Fetched, Fetcher, FetchError, FetchLimits
@@ -19,9 +21,14 @@ NOTHING_ALLOWED = AddressPolicy()
 LIMITS = FetchLimits(max_bytes=100_000, connect_timeout=2.0, total_timeout=5.0)
 
 
-def fetch(url: str, policy: AddressPolicy = PUBLIC, limits: FetchLimits = LIMITS) -> Fetched:
+def fetch(
+    url: str,
+    policy: AddressPolicy = PUBLIC,
+    limits: FetchLimits = LIMITS,
+    verify: ssl.SSLContext | None = None,
+) -> Fetched:
     async def run() -> Fetched:
-        fetcher = Fetcher(policy)
+        fetcher = Fetcher(policy, verify=verify)
         try:
             return await fetcher.fetch(url, limits)
         finally:
@@ -30,9 +37,14 @@ def fetch(url: str, policy: AddressPolicy = PUBLIC, limits: FetchLimits = LIMITS
     return asyncio.run(run())
 
 
-def failure(url: str, policy: AddressPolicy = PUBLIC, limits: FetchLimits = LIMITS) -> str:
+def failure(
+    url: str,
+    policy: AddressPolicy = PUBLIC,
+    limits: FetchLimits = LIMITS,
+    verify: ssl.SSLContext | None = None,
+) -> str:
     with pytest.raises(FetchError) as info:
-        fetch(url, policy, limits)
+        fetch(url, policy, limits, verify)
     return str(info.value)
 
 
@@ -239,3 +251,55 @@ def test_nothing_listening() -> None:
 @pytest.mark.parametrize("url", ["http://", "http://[::1/", "http://127.0.0.1:99999/", "nonsense"])
 def test_malformed_url_refused(url: str) -> None:
     assert failure(url)
+
+
+# A test certificate authority stands in for the public ones, which no local server can use.
+LOOPBACK_NAMES = AddressPolicy(parse_networks("127.0.0.1/32, ::1/128"))
+
+
+def _tls_source(ca: trustme.CA, *names: str) -> SourceServer:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*names).configure_cert(context)
+    return SourceServer("127.0.0.1", tls=context)
+
+
+def _trusting(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+def test_https_source_is_reached_by_its_checked_address_under_its_name() -> None:
+    ca = trustme.CA()
+    with _tls_source(ca, "localhost") as source:
+        source.add("/secure.jpg", b"over tls")
+        url = source.url("/secure.jpg", host="localhost")
+        fetched = fetch(url, LOOPBACK_NAMES, verify=_trusting(ca))
+        assert fetched.content == b"over tls"
+        assert source.last_headers("/secure.jpg")["Host"] == f"localhost:{source.port}"
+
+
+def test_https_certificate_for_another_name_is_refused() -> None:
+    ca = trustme.CA()
+    with _tls_source(ca, "media.example") as source:
+        source.add("/secure.jpg", b"over tls")
+        url = source.url("/secure.jpg", host="localhost")
+        reason = failure(url, LOOPBACK_NAMES, verify=_trusting(ca))
+        assert reason.startswith("TLS certificate not valid: Hostname mismatch")
+        assert source.hits("/secure.jpg") == 0
+
+
+def test_https_certificate_from_an_unknown_authority_is_refused() -> None:
+    with _tls_source(trustme.CA(), "localhost") as source:
+        source.add("/secure.jpg", b"over tls")
+        url = source.url("/secure.jpg", host="localhost")
+        reason = failure(url, LOOPBACK_NAMES, verify=_trusting(trustme.CA()))
+        assert reason.startswith("TLS certificate not valid: unable to get local issuer")
+        assert source.hits("/secure.jpg") == 0
+
+
+def test_https_source_by_ip_address() -> None:
+    ca = trustme.CA()
+    with _tls_source(ca, "127.0.0.1") as source:
+        source.add("/secure.jpg", b"over tls")
+        assert fetch(source.url("/secure.jpg"), verify=_trusting(ca)).content == b"over tls"

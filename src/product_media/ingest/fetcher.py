@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urljoin, urlsplit
@@ -86,9 +87,17 @@ def _parse(url: str, *, not_http: str) -> _Hop:
 class Fetcher:
     """Fetches http(s) URLs, refusing any hop whose host resolves to a refused address."""
 
-    def __init__(self, policy: AddressPolicy, *, user_agent: str = "product-media/0.1") -> None:
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        *,
+        user_agent: str = "product-media/0.1",
+        verify: ssl.SSLContext | None = None,
+    ) -> None:
+        """`verify` replaces the default trust store (certifi) for https sources."""
         self._policy = policy
         self._client = httpx.AsyncClient(
+            verify=verify if verify is not None else True,
             # Environment proxies would connect on our behalf to a host we never checked.
             trust_env=False,
             follow_redirects=False,
@@ -174,9 +183,24 @@ class Fetcher:
             )
             try:
                 return await self._client.send(request, stream=True)
-            except (httpx.ConnectError, httpx.ConnectTimeout):
-                continue
+            except httpx.ConnectError as exc:
+                if (reason := _tls_failure(exc)) is not None:
+                    raise FetchError(reason) from None
+            except httpx.ConnectTimeout:
+                pass
         raise FetchError("could not connect")
+
+
+def _tls_failure(exc: BaseException) -> str | None:
+    """Why TLS failed, when that is what ended a connection attempt."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not valid: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            return "TLS handshake failed"
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
