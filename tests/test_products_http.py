@@ -106,3 +106,15 @@ def test_unknown_route_and_method(api: httpx.Client, store_path: str) -> None:
     assert missing.status_code == 404 and missing.json()["errorMessage"]
     wrong_method = api.patch(f"{store_path}/products")
     assert wrong_method.status_code == 405 and wrong_method.json()["errorMessage"]
+
+
+def test_openapi_documents_the_real_error_codes(service) -> None:
+    schema = httpx.get(f"{service.url}/openapi.json").json()
+    assert "HTTPValidationError" not in str(schema)
+    for path, operations in schema["paths"].items():
+        if path.startswith("/api/"):
+            for operation in operations.values():
+                assert {"400", "403"} <= set(operation["responses"]), (path, operation)
+    media = schema["paths"]["/api/v3/{storeId}/products/{productId}/media"]["put"]
+    assert "422" in media["responses"]
+    assert "ErrorOut" in str(media["responses"]["422"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
 
 from product_media import __version__
 from product_media.api import errors, files, media, products
@@ -39,6 +41,27 @@ def _pipeline(settings: Settings, fetcher: Fetcher) -> Pipeline:
         max_in_flight=settings.max_sources_in_flight,
     )
     return Pipeline(fetcher, anyio.CapacityLimiter(workers), limits)
+
+
+def _without_default_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI documents a 422 for every validation error; this API answers them with 400."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            for path in schema["paths"].values():
+                for operation in path.values():
+                    responses = operation.get("responses", {})
+                    if "HTTPValidationError" in str(responses.get("422")):
+                        del responses["422"]
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -76,4 +99,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(media.router)
     app.include_router(files.router)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
+    app.openapi = _without_default_422(app)  # type: ignore[method-assign]
     return app
