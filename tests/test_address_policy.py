@@ -121,12 +121,6 @@ def test_allowed_networks(allowed: str, text: str, is_allowed: bool) -> None:
     assert (refusal is None) == is_allowed, refusal
 
 
-def test_allowed_networks_kept() -> None:
-    networks = parse_networks("127.0.0.1/32")
-    assert AddressPolicy(networks).allowed_networks == networks
-    assert AddressPolicy().allowed_networks == ()
-
-
 @pytest.mark.parametrize(
     ("text", "networks"),
     [

@@ -27,8 +27,7 @@ async def get_blob(
     key: str, request: Request, state: Annotated[AppState, Depends(app_state)]
 ) -> Response:
     fmt = by_extension(key.rpartition(".")[2]) if is_blob_key(key) else None
-    path = state.blobs.path(key) if fmt is not None else None
-    if fmt is None or path is None or not path.is_file():
+    if fmt is None or not (path := state.blobs.path(key)).is_file():
         raise ApiError(404, "NOT_FOUND", "No such media file")
     etag = f'"{key.partition(".")[0]}"'
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}

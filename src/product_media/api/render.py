@@ -14,6 +14,13 @@ _SIZE_FIELDS = {
     800: "image800pxUrl",
     1500: "image1500pxUrl",
 }
+# The older, top-level names of the same sizes.
+_LEGACY_SIZE_FIELDS = {
+    "smallThumbnailUrl": 160,
+    "thumbnailUrl": 400,
+    "hdThumbnailUrl": 800,
+    "imageUrl": 1500,
+}
 
 
 class UrlMaker:
@@ -76,19 +83,20 @@ def _media_image(image: Image, image_id: str, order_by: int, url: UrlMaker) -> d
     return fields
 
 
+def _legacy_urls(files: ImageFiles, url: UrlMaker) -> dict[str, str]:
+    fields = {name: url(files.derived[size]) for name, size in _LEGACY_SIZE_FIELDS.items()}
+    fields["originalImageUrl"] = url(files.original)
+    return fields
+
+
 def _gallery_image(image: Image, order_by: int, url: UrlMaker) -> dict[str, Any]:
     files = image.files
-    original = url(files.original)
-    small = url(files.derived[160])
+    urls = _legacy_urls(files, url)
     fields: dict[str, Any] = {
         "id": image.id,
-        "url": original,
-        "thumbnail": small,
-        "originalImageUrl": original,
-        "imageUrl": url(files.derived[1500]),
-        "hdThumbnailUrl": url(files.derived[800]),
-        "thumbnailUrl": url(files.derived[400]),
-        "smallThumbnailUrl": small,
+        "url": urls["originalImageUrl"],
+        "thumbnail": urls["smallThumbnailUrl"],
+        **urls,
         "width": files.width,
         "height": files.height,
         "orderBy": order_by,
@@ -101,15 +109,13 @@ def _legacy(image: Image | None, url: UrlMaker) -> dict[str, Any]:
     if image is None:
         return {}
     files = image.files
-    original = url(files.original)
-    return {
-        "smallThumbnailUrl": url(files.derived[160]),
-        "thumbnailUrl": url(files.derived[400]),
-        "hdThumbnailUrl": url(files.derived[800]),
-        "imageUrl": url(files.derived[1500]),
-        "originalImageUrl": original,
-        "originalImage": {"url": original, "width": files.width, "height": files.height},
+    fields: dict[str, Any] = _legacy_urls(files, url)
+    fields["originalImage"] = {
+        "url": fields["originalImageUrl"],
+        "width": files.width,
+        "height": files.height,
     }
+    return fields
 
 
 def media_fields(media: MediaSet, url: UrlMaker) -> dict[str, Any]:

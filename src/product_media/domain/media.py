@@ -44,6 +44,9 @@ class Image:
     id: int | None = None
     alt: Alt | None = None
 
+    def blobs(self) -> Iterator[Blob]:
+        return self.files.blobs()
+
 
 @dataclass(frozen=True)
 class VideoFiles:
@@ -79,11 +82,7 @@ class MediaSet:
     gallery: tuple[GalleryItem, ...] = ()
 
     def blob_keys(self) -> frozenset[str]:
-        keys: set[str] = set()
-        for item in self.items():
-            blobs = item.files.blobs() if isinstance(item, Image) else item.blobs()
-            keys.update(b.key for b in blobs)
-        return frozenset(keys)
+        return frozenset(blob.key for item in self.items() for blob in item.blobs())
 
     def items(self) -> Iterator[GalleryItem]:
         if self.main_image is not None:

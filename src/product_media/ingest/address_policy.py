@@ -100,10 +100,6 @@ class AddressPolicy:
     def __init__(self, allowed_networks: Iterable[IPNetwork] = ()) -> None:
         self._allowed = tuple(allowed_networks)
 
-    @property
-    def allowed_networks(self) -> tuple[IPNetwork, ...]:
-        return self._allowed
-
     def _allows(self, address: IPAddress) -> bool:
         return any(address in network for network in self._allowed)
 

@@ -156,9 +156,7 @@ class Catalog:
 
     def store_exists(self, store_id: int) -> bool:
         with self._read() as conn:
-            return (
-                conn.execute(select(stores.c.id).where(stores.c.id == store_id)).first() is not None
-            )
+            return _store_exists(conn, store_id)
 
     def first_store_id(self) -> int | None:
         with self._read() as conn:
@@ -166,7 +164,7 @@ class Catalog:
 
     def add_token(self, store_id: int, hashed: str, kind: TokenKind, scopes: Iterable[str]) -> None:
         with self._write() as conn:
-            if conn.execute(select(stores.c.id).where(stores.c.id == store_id)).first() is None:
+            if not _store_exists(conn, store_id):
                 raise StoreMissing(f"store {store_id} does not exist")
             conn.execute(
                 insert(tokens).values(
@@ -315,6 +313,10 @@ class Catalog:
         with self._write() as conn:
             self._lock_blobs(conn)
             conn.execute(delete(blob_claims).where(blob_claims.c.created_at < cutoff))
+
+
+def _store_exists(conn: Connection, store_id: int) -> bool:
+    return conn.execute(select(stores.c.id).where(stores.c.id == store_id)).first() is not None
 
 
 def _new_id(result: CursorResult[Any]) -> int:
