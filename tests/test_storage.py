@@ -1,4 +1,4 @@
-"""The blob store, the catalog's claims and garbage collection, and the start-up sweep."""
+"""The blob store, the catalog's claims and garbage collection, and the sweep."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from product_media.domain.media import Blob, Image, ImageFiles, MediaSet
 from product_media.storage.blobs import FileBlobStore, blob_key
 from product_media.storage.catalog import SCHEMA_REVISION, Catalog
+from product_media.storage.owners import Owners
 from product_media.storage.sweep import sweep_orphans
+from tests.crashed_owner import crashed_owner
 
 
 @pytest.fixture
@@ -43,12 +47,18 @@ def _image(blobs: FileBlobStore, seed: str) -> tuple[ImageFiles, dict[str, bytes
     return files_, {keys[role]: content for role, content in contents.items()}
 
 
-def _put(catalog: Catalog, blobs: FileBlobStore, claim: str, contents: dict[str, bytes]) -> None:
+def _put(
+    catalog: Catalog,
+    blobs: FileBlobStore,
+    claim: str,
+    contents: dict[str, bytes],
+    owner: str = "",
+) -> None:
     def write() -> None:
         for key, content in contents.items():
             blobs.put(key, content)
 
-    catalog.claim(claim, list(contents), write)
+    catalog.claim(claim, owner, list(contents), write)
 
 
 def test_schema_revision_is_the_newest_migration() -> None:
@@ -133,20 +143,51 @@ def test_update_of_a_missing_product_keeps_the_claim(
     assert catalog.collect_garbage(contents, blobs.delete) == 5
 
 
-def test_sweep_removes_only_unreferenced_files(catalog: Catalog, blobs: FileBlobStore) -> None:
+def test_sweep_clears_what_dead_processes_left(tmp_path: Path, catalog: Catalog) -> None:
+    owners = Owners(tmp_path / "owners")
+    me = owners.register()
+    dead = crashed_owner(owners.folder)
+    blobs = FileBlobStore(tmp_path / "media", owner=me.id)
     store = catalog.create_store("s")
     product = catalog.create_product(store, "p", None, 0)
     kept, kept_contents = _image(blobs, "kept")
-    _put(catalog, blobs, "c", kept_contents)
+    _put(catalog, blobs, "c", kept_contents, me.id)
     catalog.update_media(store, product, "c", lambda _m: (MediaSet(main_image=Image(kept)), None))
-    _, orphan_contents = _image(blobs, "orphan")
-    _put(catalog, blobs, "dead-request", orphan_contents)
+    _, dead_contents = _image(blobs, "dead")
+    _put(catalog, blobs, "dead-request", dead_contents, dead)
+    _, legacy_contents = _image(blobs, "legacy")
+    _put(catalog, blobs, "claim-from-before-owners", legacy_contents, "")
     _, live_contents = _image(blobs, "live")
-    _put(catalog, blobs, "live-request", live_contents)
-    (blobs.root / "tmp" / "old.part").write_bytes(b"half")
+    _put(catalog, blobs, "live-request", live_contents, me.id)
+    dead_part = blobs.root / "tmp" / f"{dead}.x1.part"
+    live_part = blobs.root / "tmp" / f"{me.id}.x2.part"
+    for part in (dead_part, live_part):
+        part.write_bytes(b"half")
+    unreferenced = blob_key(b"nobody", "png")
+    blobs.put(unreferenced, b"nobody")
 
-    assert sweep_orphans(catalog, blobs, stale_after=3600) == 0, "fresh claims are respected"
-    removed = sweep_orphans(catalog, blobs, stale_after=-1)
-    assert removed == 10, "stale claims are dropped, their files go"
-    assert all(blobs.exists(key) for key in kept_contents)
-    assert not (blobs.root / "tmp" / "old.part").exists()
+    assert sweep_orphans(catalog, blobs, owners) == 11, "the dead and unclaimed files go"
+    assert all(blobs.exists(key) for key in kept_contents), "referenced files stay"
+    assert all(blobs.exists(key) for key in live_contents), "a live process's claims hold"
+    assert not any(blobs.exists(key) for key in dead_contents | legacy_contents)
+    assert not dead_part.exists() and live_part.exists()
+    assert catalog.claim_owners() == {me.id}
+    assert owners.known() == {me.id}, "the dead owner's lock file is gone"
+    assert sweep_orphans(catalog, blobs, owners) == 0
+    me.close()
+
+
+def test_claims_from_before_owners_migrate_as_ownerless(tmp_path: Path) -> None:
+    catalog = Catalog(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option(
+        "script_location", str(files("product_media.storage").joinpath("migrations"))
+    )
+    with catalog.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(text("INSERT INTO blob_claims (claim, key) VALUES ('c', 'k')"))
+    catalog.migrate()
+    assert catalog.schema_revision() == SCHEMA_REVISION
+    assert catalog.claim_owners() == {""}
+    catalog.close()

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     max_gallery_items: int = Field(100, ge=0)
+    sweep_interval: float = Field(
+        300.0, ge=0, description="Seconds between sweeps for what crashes left; 0 = at start only"
+    )
     rate_limit_per_minute: int = Field(600, ge=0, description="Requests per token; 0 = unlimited")
 
     @field_validator("allow_source_networks", mode="before")
@@ -56,6 +59,11 @@ class Settings(BaseSettings):
     @property
     def catalog_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data / 'catalog.db'}"
+
+    @property
+    def owners_dir(self) -> Path:
+        """Where running servers hold their liveness locks; they must share this folder."""
+        return self.data / "owners"
 
     @property
     def blob_dir(self) -> Path:

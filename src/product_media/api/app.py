@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,7 +25,10 @@ from product_media.ingest.pipeline import IngestLimits, Pipeline
 from product_media.settings import Settings
 from product_media.storage.blobs import FileBlobStore
 from product_media.storage.catalog import Catalog
+from product_media.storage.owners import Owners
 from product_media.storage.sweep import sweep_orphans
+
+log = logging.getLogger(__name__)
 
 
 def _pipeline(settings: Settings, fetcher: Fetcher) -> Pipeline:
@@ -41,6 +45,19 @@ def _pipeline(settings: Settings, fetcher: Fetcher) -> Pipeline:
         max_in_flight=settings.max_sources_in_flight,
     )
     return Pipeline(fetcher, anyio.CapacityLimiter(workers), limits)
+
+
+async def _sweep_every(
+    interval: float, catalog: Catalog, blobs: FileBlobStore, owners: Owners
+) -> None:
+    """Clear what other processes' crashes left, while this one keeps running."""
+    while True:
+        await anyio.sleep(interval)
+        try:
+            await run_in_threadpool(sweep_orphans, catalog, blobs, owners)
+        except Exception:
+            # A failed sweep (a locked database, a full disk) is retried at the next interval.
+            log.exception("sweep failed")
 
 
 def _without_default_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
@@ -71,22 +88,30 @@ def create_app(settings: Settings) -> FastAPI:
         settings.data.mkdir(parents=True, exist_ok=True)
         catalog = Catalog(settings.catalog_url)
         await run_in_threadpool(catalog.migrate)
-        blobs = FileBlobStore(settings.blob_dir)
-        await run_in_threadpool(sweep_orphans, catalog, blobs)
+        owners = Owners(settings.owners_dir)
+        owner = owners.register()
+        blobs = FileBlobStore(settings.blob_dir, owner=owner.id)
+        await run_in_threadpool(sweep_orphans, catalog, blobs, owners)
         fetcher = Fetcher(AddressPolicy(settings.allow_source_networks))
         app.state.product_media = AppState(
             settings=settings,
             catalog=catalog,
             blobs=blobs,
+            owner=owner.id,
             fetcher=fetcher,
             rate_limiter=RateLimiter(settings.rate_limit_per_minute),
             pipeline=_pipeline(settings, fetcher),
         )
         try:
-            yield
+            async with anyio.create_task_group() as tasks:
+                if settings.sweep_interval > 0:
+                    tasks.start_soon(_sweep_every, settings.sweep_interval, catalog, blobs, owners)
+                yield
+                tasks.cancel_scope.cancel()
         finally:
             await fetcher.aclose()
             catalog.close()
+            owner.close()
 
     app = FastAPI(
         title="product-media",

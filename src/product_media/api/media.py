@@ -63,7 +63,7 @@ async def apply_update(
             for key, content in contents.items():
                 state.blobs.put(key, content)
 
-        await run_in_threadpool(state.catalog.claim, claim, list(contents), write)
+        await run_in_threadpool(state.catalog.claim, claim, state.owner, list(contents), write)
 
     try:
         fetched = await state.pipeline.run(wanted_sources(update), put)

@@ -19,6 +19,8 @@ class AppState:
     settings: Settings
     catalog: Catalog
     blobs: FileBlobStore
+    # This process's id in the claims it makes (see storage.owners).
+    owner: str
     fetcher: Fetcher
     rate_limiter: RateLimiter
     pipeline: Pipeline

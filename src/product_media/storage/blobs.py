@@ -7,8 +7,8 @@ import hashlib
 import os
 import re
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from glob import escape as glob_escape
 from pathlib import Path
 
 _KEY = re.compile(r"^[0-9a-f]{64}\.[a-z0-9]{2,5}$")
@@ -25,8 +25,10 @@ def is_blob_key(key: str) -> bool:
 class FileBlobStore:
     """Blobs under `root/ab/cd/<key>`; writes are atomic, so a reader never sees half a file."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, owner: str = "") -> None:
         self.root = root
+        # Temp files carry the writer's owner id, so a sweep knows whose crash left them.
+        self._owner = owner
         self._tmp = root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
 
@@ -44,7 +46,7 @@ class FileBlobStore:
         if target.is_file():
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, suffix=".part")
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=f"{self._owner}.", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as tmp:
                 tmp.write(content)
@@ -63,10 +65,13 @@ class FileBlobStore:
             if is_blob_key(path.name):
                 yield path.name
 
-    def clear_partial_writes(self, older_than: float) -> None:
-        """Remove temp files of writes that a crash interrupted `older_than` seconds ago."""
-        cutoff = time.time() - older_than
-        for path in self._tmp.glob("*.part"):
-            with contextlib.suppress(FileNotFoundError):
-                if path.stat().st_mtime < cutoff:
+    def partial_write_owners(self) -> set[str]:
+        """The owners of temp files still lying around."""
+        return {path.name.split(".", 1)[0] for path in self._tmp.glob("*.part")}
+
+    def clear_partial_writes(self, owners: Iterable[str]) -> None:
+        """Remove the temp files of `owners`, whose writes a crash interrupted."""
+        for owner in owners:
+            for path in self._tmp.glob(f"{glob_escape(owner)}.*.part"):
+                with contextlib.suppress(FileNotFoundError):
                     path.unlink()

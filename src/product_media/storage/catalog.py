@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from typing import Any, TypeVar
 
@@ -57,7 +56,7 @@ from product_media.storage.tables import (
 T = TypeVar("T")
 
 # The newest migration under migrations/versions (a test keeps the two in step).
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 
 class StoreExists(Exception):
@@ -250,15 +249,16 @@ class Catalog:
 
     # -- media -------------------------------------------------------------------------------
 
-    def claim(self, claim: str, keys: Iterable[str], write: Callable[[], None]) -> None:
-        """Record a claim on `keys`, then call `write` to store them.
+    def claim(self, claim: str, owner: str, keys: Iterable[str], write: Callable[[], None]) -> None:
+        """Record a claim on `keys` for the running process `owner`, then call `write`.
 
         The claim commits before the write, so a concurrent garbage collection either ran
         entirely before it (and the write puts back what it removed) or sees the claim.
         """
+        rows = [{"claim": claim, "owner": owner, "key": key} for key in keys]
         with self._write() as conn:
             self._lock_blobs(conn)
-            conn.execute(insert(blob_claims), [{"claim": claim, "key": key} for key in keys])
+            conn.execute(insert(blob_claims), rows)
         write()
 
     def release(self, claim: str) -> frozenset[str]:
@@ -308,11 +308,18 @@ class Catalog:
                 delete_blob(key)
             return len(garbage)
 
-    def drop_claims_older_than(self, seconds: float) -> None:
-        cutoff = datetime.now(UTC) - timedelta(seconds=seconds)
+    def claim_owners(self) -> set[str]:
+        with self._read() as conn:
+            return set(conn.execute(select(blob_claims.c.owner).distinct()).scalars())
+
+    def drop_claims_of(self, owners: Iterable[str]) -> None:
+        """Drop the claims of processes that are gone."""
+        owners = sorted(set(owners))
+        if not owners:
+            return
         with self._write() as conn:
             self._lock_blobs(conn)
-            conn.execute(delete(blob_claims).where(blob_claims.c.created_at < cutoff))
+            conn.execute(delete(blob_claims).where(blob_claims.c.owner.in_(owners)))
 
 
 def _store_exists(conn: Connection, store_id: int) -> bool:

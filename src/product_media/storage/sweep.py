@@ -1,4 +1,5 @@
-"""Removes what interrupted updates left behind: stale claims and the blobs nobody uses."""
+"""Removes what interrupted updates left behind: dead processes' claims and temp files, and the
+blobs nobody uses. Runs at start-up and then every `sweep_interval` seconds."""
 
 from __future__ import annotations
 
@@ -7,24 +8,32 @@ import logging
 
 from product_media.storage.blobs import FileBlobStore
 from product_media.storage.catalog import Catalog
+from product_media.storage.owners import Owners
 
 log = logging.getLogger(__name__)
 
-# No media update runs this long, so a claim this old belongs to a request that died.
-STALE_AFTER_SECONDS = 3600
 _BATCH = 500
 
 
-def sweep_orphans(
-    catalog: Catalog, blobs: FileBlobStore, stale_after: float = STALE_AFTER_SECONDS
-) -> int:
-    """Drop stale claims and delete every blob no row references; returns how many went."""
-    catalog.drop_claims_older_than(stale_after)
-    blobs.clear_partial_writes(stale_after)
+def sweep_orphans(catalog: Catalog, blobs: FileBlobStore, owners: Owners) -> int:
+    """Forget dead owners, then delete every blob no row references; returns how many went.
+
+    Live owners are left alone: their claims keep the blobs of updates still in flight.
+    """
+    suspects = catalog.claim_owners() | blobs.partial_write_owners() | owners.known()
+    dead = {owner for owner in suspects if not owners.is_alive(owner)}
+    catalog.drop_claims_of(dead)
+    blobs.clear_partial_writes(dead)
+    for owner in dead:
+        owners.forget(owner)
     removed = 0
     keys = blobs.keys()
     while batch := list(itertools.islice(keys, _BATCH)):
         removed += catalog.collect_garbage(batch, blobs.delete)
-    if removed:
-        log.info("removed %d unreferenced media files", removed)
+    if removed or dead:
+        log.info(
+            "sweep: %d unreferenced media files removed, %d stopped processes cleared",
+            removed,
+            len(dead),
+        )
     return removed

@@ -117,10 +117,13 @@ blob_claims = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("claim", String(64), nullable=False),
+    # The server process that holds the claim; its claims go when it does.
+    Column("owner", String(64), nullable=False, server_default=""),
     Column("key", String(128), nullable=False),
     _created(),
     Index("ix_blob_claims_claim", "claim"),
     Index("ix_blob_claims_key", "key"),
+    Index("ix_blob_claims_owner", "owner"),
 )
 
 # One row per named lock; updating it serialises writers on SQLite and PostgreSQL alike.
