@@ -107,6 +107,10 @@ def serve(demo: bool, allow_source_networks: tuple[str, ...], **options: Any) ->
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request's full URL, and source query strings may carry secrets.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # libvips narrates every thumbnail at INFO; its warnings still come through.
+    logging.getLogger("pyvips").setLevel(logging.WARNING)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 

@@ -39,7 +39,7 @@ class IngestLimits:
 def safe_url(url: str) -> str:
     """A URL fit for logs: without its query string, which may carry someone's secrets."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}{parts.path}"
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl()
 
 
 def _image_blobs(original: bytes, processed: ProcessedImage) -> tuple[ImageFiles, dict[str, bytes]]:
