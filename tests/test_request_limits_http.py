@@ -1,0 +1,58 @@
+"""The gallery-size limit of a media update, at its default and as a setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests import media_factory
+from tests.service import Service
+from tests.source_server import SourceServer
+
+
+def _gallery(url: str, count: int) -> dict[str, object]:
+    return {"galleryMedia": [{"imageUrl": f"{url}?n={i}"} for i in range(count)]}
+
+
+def _product(client: httpx.Client, store_id: int) -> str:
+    created = client.post(f"/api/v3/{store_id}/products", json={"name": "Lamp"})
+    return f"/api/v3/{store_id}/products/{created.json()['id']}"
+
+
+def test_a_hundred_gallery_items_pass_and_one_more_does_not(
+    service: Service, api: httpx.Client, store: tuple[int, str], sources: SourceServer
+) -> None:
+    path = _product(api, store[0])
+    url = sources.add("/limits/one.jpg", media_factory.jpeg(64, 48))
+    refused = api.put(f"{path}/media", json=_gallery(url, 101))
+    assert refused.status_code == 400
+    assert refused.json()["errorCode"] == "WRONG_PARAMETER"
+    assert "100" in refused.json()["errorMessage"]
+    assert sources.hits("/limits/one.jpg") == 0, "refused before anything is fetched"
+    assert api.get(path).json()["galleryImages"] == []
+
+    accepted = api.put(f"{path}/media", json=_gallery(url, 100))
+    assert accepted.status_code == 200
+    assert all(item["success"] for item in accepted.json()["galleryMedia"])
+    assert len(api.get(path).json()["galleryImages"]) == 100
+
+
+def test_the_gallery_limit_is_a_setting(tmp_path: Path, sources: SourceServer) -> None:
+    service = Service(
+        tmp_path / "data",
+        "--allow-source-network",
+        "127.0.0.1/32",
+        env={"PRODUCT_MEDIA_MAX_GALLERY_ITEMS": "3"},
+    ).start()
+    try:
+        store_id, token = service.new_store()
+        url = sources.add("/limits/two.jpg", media_factory.jpeg(64, 48))
+        with service.client(token) as client:
+            path = _product(client, store_id)
+            refused = client.put(f"{path}/media", json=_gallery(url, 4))
+            assert refused.status_code == 400
+            assert refused.json()["errorCode"] == "WRONG_PARAMETER"
+            assert client.put(f"{path}/media", json=_gallery(url, 3)).status_code == 200
+    finally:
+        service.stop()
