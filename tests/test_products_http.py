@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.service import Service
+
 
 def test_create_and_get(api: httpx.Client, store_path: str) -> None:
     created = api.post(f"{store_path}/products", json={"name": "Mug", "sku": "M-1", "price": 12.5})
@@ -118,3 +120,37 @@ def test_openapi_documents_the_real_error_codes(service) -> None:
     media = schema["paths"]["/api/v3/{storeId}/products/{productId}/media"]["put"]
     assert "422" in media["responses"]
     assert "ErrorOut" in str(media["responses"]["422"])
+
+
+def test_openapi_describes_the_real_shapes(service: Service) -> None:
+    schema = httpx.get(f"{service.url}/openapi.json").json()
+    components = schema["components"]
+    bearer = components["securitySchemes"]["bearerAuth"]
+    assert (bearer["type"], bearer["scheme"]) == ("http", "bearer")
+    operation_ids = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            operation_ids.append(operation["operationId"])
+            responses = operation["responses"]
+            for status, response in responses.items():
+                if status.startswith("4"):
+                    assert "ErrorOut" in str(response["content"]), (path, method, status)
+            if not path.startswith("/api/"):
+                continue
+            assert operation["security"] == [{"bearerAuth": []}], (path, method)
+            assert "Retry-After" in responses["429"]["headers"], (path, method)
+            # Only bodies can be too large or of the wrong type.
+            has_body = method in ("post", "put")
+            assert ("413" in responses) == has_body and ("415" in responses) == has_body
+    assert len(operation_ids) == len(set(operation_ids))
+    product = components["schemas"]["ProductOut"]
+    assert product["additionalProperties"] is False
+    assert product["properties"]["media"] == {"$ref": "#/components/schemas/MediaOut"}
+    for name in ("imageUrl", "originalImage", "galleryImages"):
+        assert name in product["properties"]
+    price = components["schemas"]["ProductIn"]["properties"]["price"]
+    assert (price["type"], price["minimum"]) == ("number", 0)
+    blob = schema["paths"]["/media/{key}"]["get"]["responses"]
+    assert "image/jpeg" in blob["200"]["content"]
+    assert "application/json" not in blob["200"]["content"]
+    assert {"206", "304", "404", "416"} <= set(blob)

@@ -6,8 +6,9 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Security
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from product_media.api.errors import ApiError
 from product_media.api.state import AppState, app_state
@@ -17,27 +18,31 @@ MAX_ID = 2**63 - 1
 StoreId = Annotated[int, Path(alias="storeId", gt=0, le=MAX_ID, description="Store id")]
 
 
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(
-            403, "INVALID_API_TOKEN", "Access token is missing: send Authorization: Bearer <token>"
-        )
-    return token
+# Reads `Authorization: Bearer <token>` and puts the scheme in /openapi.json; the errors stay
+# ours (403 INVALID_API_TOKEN, as Ecwid answers), hence auto_error=False.
+_BEARER = HTTPBearer(
+    scheme_name="bearerAuth",
+    description="A store's token: secret_... (its scopes) or public_... (read-only)",
+    auto_error=False,
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
 
 
 def require(scope: str) -> Callable[..., Awaitable[Grant]]:
     """A dependency that admits a token of this store carrying `scope`."""
 
     async def dependency(
-        request: Request,
+        credentials: Credentials,
         store_id: StoreId,
         state: Annotated[AppState, Depends(app_state)],
     ) -> Grant:
-        token = _bearer(request)
-        hashed = token_hash(token)
+        if credentials is None:
+            raise ApiError(
+                403,
+                "INVALID_API_TOKEN",
+                "Access token is missing: send Authorization: Bearer <token>",
+            )
+        hashed = token_hash(credentials.credentials)
         found = await run_in_threadpool(state.catalog.find_grant, hashed)
         if found is None or not hmac.compare_digest(found[0], hashed):
             raise ApiError(403, "INVALID_API_TOKEN", "Access token is invalid")

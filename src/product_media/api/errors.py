@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from product_media.api.schemas import ErrorOut
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +25,42 @@ _CODES_BY_STATUS = {
     429: "RATE_LIMITED",
     500: "INTERNAL_ERROR",
 }
+
+
+_DESCRIPTIONS = {
+    400: "WRONG_PARAMETER: malformed JSON, or a parameter or field of the wrong type or range",
+    403: "INVALID_API_TOKEN (no token, an unknown one, or one of another store), "
+    "or INSUFFICIENT_APP_SCOPE",
+    404: "STORE_NOT_FOUND, PRODUCT_NOT_FOUND, or NOT_FOUND",
+    413: "REQUEST_TOO_LARGE: the JSON body is over the size limit",
+    415: "UNSUPPORTED_MEDIA_TYPE: the body is not sent as application/json",
+    416: "RANGE_NOT_SATISFIABLE: the Range starts past the end of the file",
+    422: "WRONG_URL: a URL that cannot be fetched (the message names the field)",
+    429: "RATE_LIMITED: too many requests for this token; retry after Retry-After seconds",
+}
+
+
+def documented(
+    *statuses: int, notes: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses an operation really sends.
+
+    `notes` replaces the usual description of a status where this operation means less by it.
+    """
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        description = (notes or {}).get(status, _DESCRIPTIONS[status])
+        response: dict[str, Any] = {"model": ErrorOut, "description": description}
+        if status == 429:
+            response["headers"] = {
+                "Retry-After": {
+                    "description": "Seconds to wait before the next request",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            }
+        responses[status] = response
+    return responses
 
 
 class ApiError(Exception):

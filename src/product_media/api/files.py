@@ -2,19 +2,108 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Header, Response
 from fastapi.responses import FileResponse
+from pydantic.json_schema import SkipJsonSchema
+from starlette.types import Message, Receive, Scope, Send
 
-from product_media.api.errors import ApiError
+from product_media.api.errors import ApiError, documented, error_response
 from product_media.api.state import AppState, app_state
-from product_media.ingest.formats import by_extension
+from product_media.ingest.formats import ALL_FORMATS, by_extension
 from product_media.storage.blobs import is_blob_key
 
 router = APIRouter()
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+_CACHE_HEADERS = {
+    "ETag": {
+        "description": "Strong, the content hash",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {"required": True, "schema": {"type": "string", "const": CACHE_CONTROL}},
+}
+_FILE = {"schema": {"type": "string", "format": "binary"}}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file, byte for byte",
+        "content": {fmt.mime: _FILE for fmt in ALL_FORMATS},
+        "headers": _CACHE_HEADERS,
+    },
+    206: {
+        "description": "The requested byte range(s) of the file",
+        "content": {
+            **{fmt.mime: _FILE for fmt in ALL_FORMATS},
+            "multipart/byteranges": _FILE,
+        },
+        "headers": _CACHE_HEADERS,
+    },
+    304: {"description": "Not modified: If-None-Match names this file", "headers": _CACHE_HEADERS},
+    **documented(
+        400,
+        404,
+        416,
+        notes={400: "WRONG_PARAMETER: a malformed Range header", 404: "NOT_FOUND: no such file"},
+    ),
+}
+
+# Starlette reads Range itself; declaring it documents it, and so gets it fuzzed.
+RangeHeader = Annotated[
+    str | SkipJsonSchema[None],
+    Header(alias="Range", description="bytes=START-END[, ...], as in RFC 9110"),
+]
+IfNoneMatch = Annotated[
+    str | SkipJsonSchema[None],
+    Header(alias="If-None-Match", description="ETags the client holds already"),
+]
+
+
+class _BlobFile(FileResponse):
+    """A FileResponse whose Range errors leave as every other error: {errorMessage, errorCode}.
+
+    Starlette answers a malformed or unsatisfiable Range itself, with a plain-text body; its
+    start message is held back and replaced here, keeping Content-Range on a 416.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refused: Message | None = None
+
+        async def relay(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and message["status"] in (400, 416):
+                refused = message
+            elif refused is None:
+                await send(message)
+
+        await super().__call__(scope, receive, relay)
+        if refused is None:
+            return
+        if refused["status"] == 416:
+            headers = {
+                name.decode("latin-1"): value.decode("latin-1")
+                for name, value in refused.get("headers", [])
+                if name.lower() == b"content-range"
+            }
+            error = error_response(
+                416, "RANGE_NOT_SATISFIABLE", "The Range is past the end of the file", headers
+            )
+        else:
+            error = error_response(400, "WRONG_PARAMETER", "Malformed Range header")
+        await error(scope, receive, send)
+
+
+async def _blob(key: str, state: AppState, if_none_match: str | None) -> Response:
+    fmt = by_extension(key.rpartition(".")[2]) if is_blob_key(key) else None
+    if fmt is None or not (path := state.blobs.path(key)).is_file():
+        raise ApiError(404, "NOT_FOUND", "No such media file")
+    etag = f'"{key.partition(".")[0]}"'
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if if_none_match is not None and _matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return _BlobFile(path, media_type=fmt.mime, headers=headers)
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -22,16 +111,21 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-@router.api_route("/media/{key}", methods=["GET", "HEAD"], include_in_schema=True)
+@router.get("/media/{key}", responses=_RESPONSES, response_class=Response)
 async def get_blob(
-    key: str, request: Request, state: Annotated[AppState, Depends(app_state)]
+    key: str,
+    state: Annotated[AppState, Depends(app_state)],
+    _range: RangeHeader = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
-    fmt = by_extension(key.rpartition(".")[2]) if is_blob_key(key) else None
-    if fmt is None or not (path := state.blobs.path(key)).is_file():
-        raise ApiError(404, "NOT_FOUND", "No such media file")
-    etag = f'"{key.partition(".")[0]}"'
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and _matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    return FileResponse(path, media_type=fmt.mime, headers=headers)
+    return await _blob(key, state, if_none_match)
+
+
+@router.head("/media/{key}", responses=_RESPONSES, response_class=Response)
+async def head_blob(
+    key: str,
+    state: Annotated[AppState, Depends(app_state)],
+    _range: RangeHeader = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    return await _blob(key, state, if_none_match)

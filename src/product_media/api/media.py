@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 
 from product_media.api.auth import StoreId, require
-from product_media.api.errors import ApiError
+from product_media.api.errors import ApiError, documented
 from product_media.api.products import ProductId, product_not_found
-from product_media.api.schemas import ErrorOut, MediaItemResult, MediaUpdateIn, MediaUpdateOut
+from product_media.api.schemas import MediaItemResult, MediaUpdateIn, MediaUpdateOut
 from product_media.api.state import AppState, app_state
 from product_media.domain.access import UPDATE_CATALOG, Grant
 from product_media.domain.media import MediaSet
@@ -99,15 +99,7 @@ async def apply_update(
     "/api/v3/{storeId}/products/{productId}/media",
     response_model=MediaUpdateOut,
     response_model_exclude_none=True,
-    responses={
-        400: {"model": ErrorOut},
-        403: {"model": ErrorOut},
-        404: {"model": ErrorOut},
-        413: {"model": ErrorOut},
-        415: {"model": ErrorOut},
-        422: {"model": ErrorOut},
-        429: {"model": ErrorOut},
-    },
+    responses=documented(400, 403, 404, 413, 415, 422, 429),
     summary="Replace a product's main image/video and its whole gallery from URLs",
 )
 async def update_media(

@@ -8,12 +8,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from product_media.api.auth import MAX_ID, StoreId, require
-from product_media.api.errors import ApiError
+from product_media.api.errors import ApiError, documented
 from product_media.api.render import UrlMaker, product_json
 from product_media.api.schemas import (
     CreatedOut,
     DeletedOut,
-    ErrorOut,
     ProductIn,
     ProductOut,
     ProductsPage,
@@ -25,9 +24,9 @@ router = APIRouter()
 
 ProductId = Annotated[int, Path(alias="productId", gt=0, le=MAX_ID, description="Product id")]
 MAX_PAGE = 100
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 403, 404, 413, 415, 429)
-}
+# Only requests with a body (POST, PUT) can be too large or of the wrong content type.
+READ_ERRORS = documented(400, 403, 404, 429)
+WRITE_ERRORS = documented(400, 403, 404, 413, 415, 429)
 
 
 def product_not_found(product_id: int) -> ApiError:
@@ -38,7 +37,7 @@ def url_maker(request: Request, state: AppState) -> UrlMaker:
     return UrlMaker(state.settings.public_url or str(request.base_url))
 
 
-@router.post("/api/v3/{storeId}/products", response_model=CreatedOut, responses=_ERRORS)
+@router.post("/api/v3/{storeId}/products", response_model=CreatedOut, responses=WRITE_ERRORS)
 async def create_product(
     body: ProductIn,
     store_id: StoreId,
@@ -55,7 +54,7 @@ async def create_product(
     "/api/v3/{storeId}/products",
     response_model=ProductsPage,
     response_model_exclude_none=True,
-    responses=_ERRORS,
+    responses=READ_ERRORS,
 )
 async def list_products(
     request: Request,
@@ -83,7 +82,13 @@ async def list_products(
     }
 
 
-@router.get("/api/v3/{storeId}/products/{productId}", response_model=ProductOut, responses=_ERRORS)
+@router.get(
+    "/api/v3/{storeId}/products/{productId}",
+    response_model=ProductOut,
+    # Legacy fields the product lacks stay absent; a missing sku stays null.
+    response_model_exclude_unset=True,
+    responses=READ_ERRORS,
+)
 async def get_product(
     request: Request,
     store_id: StoreId,
@@ -98,7 +103,7 @@ async def get_product(
 
 
 @router.delete(
-    "/api/v3/{storeId}/products/{productId}", response_model=DeletedOut, responses=_ERRORS
+    "/api/v3/{storeId}/products/{productId}", response_model=DeletedOut, responses=READ_ERRORS
 )
 async def delete_product(
     store_id: StoreId,

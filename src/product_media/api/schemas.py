@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
+
+from product_media.domain.media_update import MAX_URL_LENGTH
 
 
 class _In(BaseModel):
@@ -12,9 +15,25 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# Any string gets through parsing, so that a bad URL is a 422 WRONG_URL naming its field (not
+# a 400); the schema still says what is accepted: an absolute URL, or "" or null for none.
+MediaUrl = Annotated[
+    StrictStr | None,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "uri", "maxLength": MAX_URL_LENGTH},
+                {"type": "string", "maxLength": 0},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+
+
 class MediaItemIn(_In):
-    imageUrl: StrictStr | None = Field(None, description="URL of an image (http or https)")
-    videoUrl: StrictStr | None = Field(None, description="URL of a video file or page")
+    imageUrl: MediaUrl = Field(None, description="URL of an image (http or https)")
+    videoUrl: MediaUrl = Field(None, description="URL of a video file or page")
 
 
 class MediaUpdateIn(_In):
@@ -26,47 +45,129 @@ class MediaUpdateIn(_In):
     )
 
 
-class MediaItemResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"additionalProperties": False})
+class _Out(BaseModel):
+    # What the service renders and what /openapi.json says must agree field for field: a field
+    # the schema does not know fails the response (and every HTTP test) instead of vanishing.
+    model_config = ConfigDict(extra="forbid")
 
+
+class MediaItemResult(_Out):
     success: bool
-    id: str | None = None
-    errorCode: str | None = None
-    errorMessage: str | None = None
-    warning: str | None = None
+    id: str | SkipJsonSchema[None] = Field(
+        None, description="The item's id in media.images or media.videos, on success"
+    )
+    errorCode: str | SkipJsonSchema[None] = Field(
+        None, description="DOWNLOAD_IMAGE_FAILED or DOWNLOAD_VIDEO_FAILED"
+    )
+    errorMessage: str | SkipJsonSchema[None] = Field(None, description="Which URL failed and why")
+    warning: str | SkipJsonSchema[None] = Field(
+        None, description="Set on a success that lacks something, such as a video's cover"
+    )
 
 
-class MediaUpdateOut(BaseModel):
-    mainMedia: MediaItemResult | None = None
-    galleryMedia: list[MediaItemResult]
+class MediaUpdateOut(_Out):
+    mainMedia: MediaItemResult | SkipJsonSchema[None] = Field(
+        None, description="Present when the request asked to change the main media"
+    )
+    galleryMedia: list[MediaItemResult] = Field(
+        description="One result per requested gallery item, in request order"
+    )
 
 
 class ProductIn(_In):
     name: StrictStr = Field(min_length=1, max_length=10_000)
     sku: StrictStr | None = Field(None, max_length=255)
-    price: StrictFloat | StrictInt = Field(0, ge=0, le=1e15)
+    # StrictFloat takes JSON integers too, and gives a plain {"type": "number"} schema that
+    # carries the bounds (a float | int union would drop them from /openapi.json).
+    price: StrictFloat = Field(0, ge=0, le=1e15)
 
 
-class CreatedOut(BaseModel):
+class CreatedOut(_Out):
     id: int
 
 
-class DeletedOut(BaseModel):
+class DeletedOut(_Out):
     deleteCount: int
 
 
-class ProductOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class AltOut(_Out):
+    main: str
+    translated: dict[str, str] = Field(description="Alt text by language code")
 
+
+class _SizedUrls(_Out):
+    image160pxUrl: str = Field(description="Fits in 160x160")
+    image400pxUrl: str = Field(description="Fits in 400x400")
+    image800pxUrl: str = Field(description="Fits in 800x800")
+    image1500pxUrl: str = Field(description="Fits in 1500x1500")
+    imageOriginalUrl: str = Field(description="The original file, byte for byte")
+
+
+class MediaImageOut(_SizedUrls):
+    id: str = Field(description='"0" for the main image, then "1", "2", ... in gallery order')
+    orderBy: int = Field(description="0 for the main image, else the position in the gallery")
+    isMain: bool
+    alt: AltOut | SkipJsonSchema[None] = None
+
+
+class MediaVideoOut(_Out):
+    id: str = Field(description='"0" for the main video, then "1", "2", ... in gallery order')
+    orderBy: int = Field(description="0 for the main video, else the position in the gallery")
+    url: str = Field(description="The stored file, or the provider link as given")
+    embedHtml: str
+    providerName: str = Field(description="YouTube, Vimeo, or empty for a file")
+    title: str
+    videoCoverId: int | SkipJsonSchema[None] = None
+    image160pxUrl: str | SkipJsonSchema[None] = None
+    image400pxUrl: str | SkipJsonSchema[None] = None
+    image800pxUrl: str | SkipJsonSchema[None] = None
+    image1500pxUrl: str | SkipJsonSchema[None] = None
+    imageOriginalUrl: str | SkipJsonSchema[None] = None
+
+
+class MediaOut(_Out):
+    images: list[MediaImageOut]
+    videos: list[MediaVideoOut]
+
+
+class OriginalImageOut(_Out):
+    url: str
+    width: int
+    height: int
+
+
+class GalleryImageOut(_Out):
+    id: int = Field(description="Internal image id, unique in the store")
+    url: str
+    thumbnail: str
+    originalImageUrl: str
+    imageUrl: str
+    hdThumbnailUrl: str
+    thumbnailUrl: str
+    smallThumbnailUrl: str
+    width: int
+    height: int
+    orderBy: int
+    alt: AltOut | SkipJsonSchema[None] = None
+
+
+class ProductOut(_Out):
     id: int
     sku: str | None = None
     name: str
     price: float
-    media: dict[str, Any]
-    galleryImages: list[dict[str, Any]]
+    media: MediaOut
+    # The legacy fields of the main image; absent when there is none.
+    smallThumbnailUrl: str | SkipJsonSchema[None] = None
+    thumbnailUrl: str | SkipJsonSchema[None] = None
+    hdThumbnailUrl: str | SkipJsonSchema[None] = None
+    imageUrl: str | SkipJsonSchema[None] = None
+    originalImageUrl: str | SkipJsonSchema[None] = None
+    originalImage: OriginalImageOut | SkipJsonSchema[None] = None
+    galleryImages: list[GalleryImageOut]
 
 
-class ProductsPage(BaseModel):
+class ProductsPage(_Out):
     total: int
     count: int
     offset: int
@@ -74,6 +175,6 @@ class ProductsPage(BaseModel):
     items: list[ProductOut]
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(_Out):
     errorMessage: str
     errorCode: str
