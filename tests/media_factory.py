@@ -7,7 +7,9 @@ white in grey ones), so tests can tell where that corner ended up after EXIF rot
 
 from __future__ import annotations
 
+import io
 import struct
+import zipfile
 import zlib
 
 import numpy as np
@@ -222,3 +224,179 @@ def svg() -> bytes:
         b'<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="100000">'
         b'<rect width="100%" height="100%" fill="red"/></svg>\n'
     )
+
+
+# -- hostile files ------------------------------------------------------------------------
+
+# A graphic control extension (no transparency, 0.1 s) and a 1x1 frame with its own two-colour
+# table whose single pixel is complete: the smallest frame a decoder must still walk past.
+_GIF_TINY_FRAME = (
+    b"\x21\xf9\x04\x00\x0a\x00\x00\x00"
+    + b","
+    + struct.pack("<HHHHB", 0, 0, 1, 1, 0x80)
+    + b"\x00\xff\x00\x00\x00\x00"
+    + b"\x02\x02\x44\x01\x00"
+)
+
+
+def gif_frames(w: int, h: int, frames: int, *, screen: tuple[int, int] | None = None) -> bytes:
+    """An animated GIF: the pattern, then `frames` - 1 tiny frames, built without encoding each.
+
+    `screen` rewrites the logical screen (the canvas) the file declares.
+    """
+    if frames < 1:
+        raise ValueError("frames must be at least 1")
+    data = bytearray(gif(w, h))
+    if data[-1:] != b";":
+        raise AssertionError("expected a GIF ending in its trailer")
+    del data[-1]
+    if screen is not None:
+        struct.pack_into("<HH", data, 6, *screen)
+    return bytes(data) + _GIF_TINY_FRAME * (frames - 1) + b";"
+
+
+def _riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The top-level chunks of a RIFF file as (fourcc, whole chunk with header and padding)."""
+    chunks, pos = [], 12
+    while pos < len(data):
+        (size,) = struct.unpack_from("<I", data, pos + 4)
+        end = pos + 8 + size + (size & 1)
+        chunks.append((data[pos : pos + 4], data[pos:end]))
+        pos = end
+    return chunks
+
+
+def _riff(body: bytes) -> bytes:
+    return b"RIFF" + struct.pack("<I", len(body) + 4) + b"WEBP" + body
+
+
+def webp_frames(w: int, h: int, frames: int, *, canvas: tuple[int, int] | None = None) -> bytes:
+    """An animated WebP: the pattern, then copies of a flat frame, built without encoding each.
+
+    `canvas` rewrites the canvas size the file declares (at most 2**24 each way).
+    """
+    if frames < 2:
+        raise ValueError("an animation has at least 2 frames")
+    chunks = _riff_chunks(webp(w, h, frames=2))
+    if [kind for kind, _ in chunks] != [b"VP8X", b"ANIM", b"ANMF", b"ANMF"]:
+        raise AssertionError(f"unexpected WebP layout {[kind for kind, _ in chunks]}")
+    (_, vp8x), (_, anim), (_, first), (_, later) = chunks
+    header = bytearray(vp8x)
+    if canvas is not None:
+        header[12:15] = (canvas[0] - 1).to_bytes(3, "little")
+        header[15:18] = (canvas[1] - 1).to_bytes(3, "little")
+    return _riff(bytes(header) + anim + first + later * (frames - 1))
+
+
+def webp_lossy_bomb(w: int, h: int) -> bytes:
+    """A small lossy WebP whose VP8 frame header is rewritten to declare w x h (at most 16383)."""
+    if not (0 < w < 1 << 14 and 0 < h < 1 << 14):
+        raise ValueError("lossy WebP dimensions are 14-bit")
+    data = bytearray(webp(16, 16))
+    if data[12:16] != b"VP8 " or data[23:26] != b"\x9d\x01\x2a":
+        raise AssertionError("expected a simple lossy WebP")
+    struct.pack_into("<HH", data, 26, w, h)
+    return bytes(data)
+
+
+def webp_with_icc(w: int, h: int, icc: bytes) -> bytes:
+    """A lossy WebP of the pattern carrying `icc` as its profile, whatever those bytes are.
+
+    Built by hand because libvips refuses to embed a profile it cannot parse.
+    """
+    (kind, vp8), *rest = _riff_chunks(webp(w, h))
+    if kind != b"VP8 " or rest:
+        raise AssertionError("expected a simple lossy WebP")
+    flags = 0x20  # ICC profile present
+    vp8x = b"VP8X" + struct.pack("<IB3x", 10, flags)
+    vp8x += (w - 1).to_bytes(3, "little") + (h - 1).to_bytes(3, "little")
+    iccp = b"ICCP" + struct.pack("<I", len(icc)) + icc + b"\0" * (len(icc) & 1)
+    return _riff(vp8x + iccp + vp8)
+
+
+def png_with_chunk(data: bytes, kind: bytes, payload: bytes) -> bytes:
+    """The PNG `data` with one more chunk right after its header chunk."""
+    ihdr_end = 8 + 25
+    if data[12:16] != b"IHDR":
+        raise AssertionError("expected a PNG")
+    return data[:ihdr_end] + _png_chunk(kind, payload) + data[ihdr_end:]
+
+
+def png_with_icc(w: int, h: int, compressed_profile: bytes) -> bytes:
+    """A PNG of the pattern whose iCCP chunk holds `compressed_profile` (zlib data) as is."""
+    return png_with_chunk(png(w, h), b"iCCP", b"broken\0\0" + compressed_profile)
+
+
+class _Bits:
+    """Writes a JPEG entropy-coded segment: bits most significant first, 0xFF bytes stuffed."""
+
+    def __init__(self) -> None:
+        self._out = bytearray()
+        self._acc = 0
+        self._count = 0
+
+    def put(self, value: int, length: int) -> None:
+        for shift in range(length - 1, -1, -1):
+            self._acc = (self._acc << 1) | ((value >> shift) & 1)
+            self._count += 1
+            if self._count == 8:
+                self._out.append(self._acc)
+                if self._acc == 0xFF:
+                    self._out.append(0)
+                self._acc = self._count = 0
+
+    def finish(self) -> bytes:
+        if self._count:
+            pad = 8 - self._count
+            self.put((1 << pad) - 1, pad)
+        return bytes(self._out)
+
+
+def _jpeg_segment(marker: int, payload: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def progressive_scan_bomb(w: int, h: int, *, bits: int = 14) -> bytes:
+    """A flat grey progressive JPEG split into the most scans a valid progression allows.
+
+    One scan per coefficient and bit of precision (63 x `bits` scans, plus the DC scan), each
+    only a few bytes of end-of-band runs, yet each makes the decoder visit every block.
+    """
+    blocks = -(-w // 8) * -(-h // 8)
+    out = bytearray(b"\xff\xd8")
+    out += _jpeg_segment(0xDB, b"\x00" + b"\x01" * 64)
+    out += _jpeg_segment(0xC2, struct.pack(">BHHB", 8, h, w, 1) + b"\x01\x11\x00")
+    # DC table: category 0 only, code "0". AC table: end-of-band runs EOB0..EOB14, 4-bit codes.
+    out += _jpeg_segment(0xC4, b"\x00" + bytes([1] + [0] * 15) + b"\x00")
+    out += _jpeg_segment(
+        0xC4, b"\x10" + bytes([0, 0, 0, 15] + [0] * 12) + bytes(range(0, 0xF0, 16))
+    )
+
+    def scan(start: int, end: int, high: int, low: int) -> bytes:
+        return _jpeg_segment(0xDA, b"\x01\x01\x00" + bytes((start, end, high << 4 | low)))
+
+    dc = _Bits()
+    for _ in range(blocks):
+        dc.put(0, 1)
+    out += scan(0, 0, 0, 0) + dc.finish()
+    runs, left = _Bits(), blocks
+    while left:
+        run = min(left, 0x7FFF)
+        size = run.bit_length() - 1
+        runs.put(size, 4)
+        runs.put(run - (1 << size), size)
+        left -= run
+    empty_band = runs.finish()
+    for k in range(1, 64):
+        out += scan(k, k, 0, bits - 1) + empty_band
+        for low in range(bits - 2, -1, -1):
+            out += scan(k, k, low + 1, low) + empty_band
+    return bytes(out + b"\xff\xd9")
+
+
+def zip_archive() -> bytes:
+    """A small ZIP file, as appended to images to make polyglots."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("payload.html", html())
+    return buffer.getvalue()

@@ -32,9 +32,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, source: SourceServer, host: str) -> None:
+    def __init__(self, source: SourceServer, host: str, port: int = 0) -> None:
         self.source = source
-        super().__init__((host, 0), _Handler)
+        super().__init__((host, port), _Handler)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the host's FQDN, which can wait on DNS.
@@ -54,13 +54,19 @@ class _Server6(_Server):
 class SourceServer:
     """A threaded HTTP server on `host`, port chosen by the system, serving canned routes.
 
-    Use as a context manager; unknown paths answer 404.
+    Use as a context manager; unknown paths answer 404. `port` asks for a given port, so that
+    servers on several addresses can share one.
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", latency: float = 0.0, tls: ssl.SSLContext | None = None
+        self,
+        host: str = "127.0.0.1",
+        latency: float = 0.0,
+        tls: ssl.SSLContext | None = None,
+        port: int = 0,
     ) -> None:
         self._host = host
+        self._requested_port = port
         self._latency = latency
         self._tls = tls
         self._routes: dict[str, Respond] = {}
@@ -73,7 +79,7 @@ class SourceServer:
 
     def __enter__(self) -> SourceServer:
         server_class = _Server6 if ":" in self._host else _Server
-        self._server = server_class(self, self._host)
+        self._server = server_class(self, self._host, self._requested_port)
         if self._tls is not None:
             # The handshake then happens in the handler's thread, not in the accepting one.
             self._server.socket = self._tls.wrap_socket(
@@ -165,6 +171,32 @@ class SourceServer:
             _start(handler, 200, {})
             while not stop.is_set():
                 handler.wfile.write(chunk)
+
+        return self._route(path, respond)
+
+    def raw(self, path: str, response: bytes, interval: float = 0.0) -> str:
+        """Send `response` as the whole reply, status line and headers included, as is.
+
+        With `interval`, one byte every `interval` seconds, headers too.
+        """
+
+        def respond(handler: _Handler, stop: threading.Event) -> None:
+            if not interval:
+                handler.wfile.write(response)
+                return
+            for i in range(len(response)):
+                if stop.wait(interval):
+                    return
+                handler.wfile.write(response[i : i + 1])
+                handler.wfile.flush()
+
+        return self._route(path, respond)
+
+    def stall(self, path: str, seconds: float = 30.0) -> str:
+        """Accept the request and send nothing for `seconds`, then hang up."""
+
+        def respond(handler: _Handler, stop: threading.Event) -> None:
+            stop.wait(seconds)
 
         return self._route(path, respond)
 

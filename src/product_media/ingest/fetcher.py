@@ -12,7 +12,6 @@ import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -96,21 +95,24 @@ class Fetcher:
     ) -> None:
         """`verify` replaces the default trust store (certifi) for https sources."""
         self._policy = policy
-        self._client = httpx.AsyncClient(
+        self._headers = {"User-Agent": user_agent, "Accept-Encoding": "identity"}
+        # A transport rather than a client: a client parses every Location header with its own
+        # URL parser, stricter than the one _parse uses, even when not following redirects, and
+        # fails the whole response on a host such as "0177.0.0.1" before the policy can say
+        # why that host is refused. Without a client no cookie is kept either, so one source
+        # never sees cookies another source set.
+        self._transport = httpx.AsyncHTTPTransport(
             verify=verify if verify is not None else True,
-            # Environment proxies would connect on our behalf to a host we never checked.
+            # A transport uses no proxy (which would connect on our behalf to a host we never
+            # checked); nor should it take trust anchors from the environment.
             trust_env=False,
-            follow_redirects=False,
-            headers={"User-Agent": user_agent, "Accept-Encoding": "identity"},
             # Connections are pooled by IP address, so a reused TLS connection verified for
             # one name could otherwise serve a request for another name on the same address.
             limits=httpx.Limits(max_keepalive_connections=0),
-            # One source must never see cookies another source set.
-            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
 
     async def fetch(self, url: str, limits: FetchLimits) -> Fetched:
         """The body of `url` after redirects; any failure is a FetchError."""
@@ -172,17 +174,22 @@ class Fetcher:
         self, hop: _Hop, addresses: list[IPAddress], limits: FetchLimits
     ) -> httpx.Response:
         """The response headers from the first checked address that accepts a connection."""
-        extensions = {"sni_hostname": hop.host} if hop.scheme == "https" else None
+        extensions: dict[str, object] = {
+            "timeout": httpx.Timeout(None, connect=limits.connect_timeout).as_dict()
+        }
+        if hop.scheme == "https":
+            extensions["sni_hostname"] = hop.host
         for address in addresses:
-            request = self._client.build_request(
+            request = httpx.Request(
                 "GET",
                 hop.url_to(address),
-                headers={"Host": hop.host_header},
+                headers={**self._headers, "Host": hop.host_header},
                 extensions=extensions,
-                timeout=httpx.Timeout(None, connect=limits.connect_timeout),
             )
             try:
-                return await self._client.send(request, stream=True)
+                response = await self._transport.handle_async_request(request)
+                response.request = request
+                return response
             except httpx.ConnectError as exc:
                 if (reason := _tls_failure(exc)) is not None:
                     raise FetchError(reason) from None

@@ -59,6 +59,18 @@ def _first_frame_problem(data: bytes) -> str | None:
     return None
 
 
+def screen_pixels(data: bytes) -> int:
+    """The pixels of the logical screen (the canvas) a GIF declares.
+
+    libvips' GIF loader takes a screen over 2048 pixels wide or high for a mistake and sizes
+    the image by its frames instead, but the screen is what the file declares, and what Pillow
+    (checking the first frame below) and browsers allocate.
+    """
+    if len(data) < 10:
+        return 0
+    return int.from_bytes(data[6:8], "little") * int.from_bytes(data[8:10], "little")
+
+
 def gif_problem(data: bytes) -> str | None:
     """None when the GIF's blocks are complete and its first frame decodes fully."""
     return _structure_problem(data) or _first_frame_problem(data)

@@ -16,7 +16,7 @@ import pyvips
 
 from product_media.domain.media import DERIVED_SIZES
 from product_media.ingest.formats import GIF, JPEG, PNG, WEBP, Format, sniff
-from product_media.ingest.gif_check import gif_problem
+from product_media.ingest.gif_check import gif_problem, screen_pixels
 
 JPEG_QUALITY = 85
 
@@ -53,6 +53,17 @@ _LOADER_OPTIONS: Mapping[Format, str] = {
 }
 
 _MAX_REASON = 160
+
+# libwebp's demuxer finds each frame by walking the list of frames from the start, so opening
+# an animation costs time in the square of its frame count: 40000 tiny frames (4 MB) take
+# 8 s, a 20 MB file minutes. Only the first frame is used, so a long animation gains nothing.
+MAX_WEBP_FRAMES = 10_000
+
+# Each scan of a progressive JPEG makes the decoder visit every block of the image, and a valid
+# progression allows one scan per coefficient and bit: nearly 900 per colour channel, which
+# for a 100-megapixel image is close to a minute of work from a file of a few hundred
+# kilobytes. Ordinary encoders write a dozen scans or so.
+MAX_JPEG_SCANS = 100
 
 
 class ImageRejected(Exception):
@@ -115,14 +126,24 @@ def process_image(data: bytes, *, max_pixels: int) -> ProcessedImage:
     if original_format is None or original_format not in _LOADERS:
         raise ImageRejected("not an image")
     name = _NAMES[original_format]
+    if original_format is WEBP and _webp_frames(data, MAX_WEBP_FRAMES) > MAX_WEBP_FRAMES:
+        raise ImageRejected(f"animation of more than {MAX_WEBP_FRAMES} frames")
 
     try:
         header = _read_header(data, original_format)
     except pyvips.Error as exc:
         raise ImageRejected(_reason(f"truncated or corrupt {name}", exc)) from exc
     pixels = header.width * header.height
+    if original_format is GIF:
+        pixels = max(pixels, screen_pixels(data))
     if pixels > max_pixels:
         raise ImageRejected(f"declares {pixels} pixels, more than the {max_pixels} allowed")
+    # Entropy-coded data stuffs every 0xFF byte, so each scan's marker shows as this pair and
+    # counting pairs never misses a scan (metadata holding the pair can only add to the count).
+    if original_format is JPEG and (scans := data.count(b"\xff\xda")) > MAX_JPEG_SCANS:
+        raise ImageRejected(
+            f"progressive JPEG of {scans} scans, more than the {MAX_JPEG_SCANS} allowed"
+        )
     if original_format is GIF and (problem := gif_problem(data)) is not None:
         raise ImageRejected(f"truncated or corrupt GIF: {problem}")
     width, height = header.width, header.height
@@ -146,6 +167,17 @@ def process_image(data: bytes, *, max_pixels: int) -> ProcessedImage:
         height=height,
         derived=MappingProxyType(derived),
     )
+
+
+def _webp_frames(data: bytes, limit: int) -> int:
+    """How many frames (ANMF chunks) a WebP holds, counting no further than `limit` + 1."""
+    frames, pos = 0, 12
+    while pos + 8 <= len(data) and frames <= limit:
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if data[pos : pos + 4] == b"ANMF":
+            frames += 1
+        pos += 8 + size + (size & 1)
+    return frames
 
 
 @dataclass(frozen=True)
