@@ -110,6 +110,24 @@ def hostile_files() -> dict[str, Source]:
                 .jpegsave_buffer(Q=95, interlace=True, subsample_mode="off")
             )
         ),
+        # Adam7 interlacing makes the decoder keep every 16-bit sample of all four bands.
+        "png-16-bit-rgba-interlaced-flat-10000x10000": Source(
+            bytes(
+                (pyvips.Image.black(10_000, 10_000, bands=4) + 30000)
+                .cast("ushort")
+                .copy(interpretation="rgb16")
+                .pngsave_buffer(compression=9, interlace=True)
+            )
+        ),
+        # Lossless WebP decodes into a whole RGBA canvas.
+        "webp-lossless-flat-16383x6103": Source(
+            bytes(
+                (pyvips.Image.black(16_383, 6_103, bands=3) + 90)
+                .cast("uchar")
+                .copy(interpretation="srgb")
+                .webpsave_buffer(lossless=True)
+            )
+        ),
     }
 
 
@@ -276,7 +294,8 @@ def main() -> None:
     print()
     print(
         f"server process memory ({args.concurrent} concurrent PUTs per batch, "
-        f"{os.cpu_count()} image workers, default limits):"
+        f"{os.environ.get('PRODUCT_MEDIA_PROCESS_THREADS') or os.cpu_count()} image workers, "
+        f"decode memory {os.environ.get('PRODUCT_MEDIA_DECODE_MEMORY', 'default')}):"
     )
     print_table(results)
     if singles:

@@ -35,6 +35,7 @@ def _run(*requests: list[tuple[str, str]], concurrency: int = 4, in_flight: int 
             max_pixels=100_000_000,
             concurrency=concurrency,
             max_in_flight=in_flight,
+            decode_memory=2**30,
         )
         pipeline = Pipeline(fetcher, anyio.CapacityLimiter(2), limits)
         try:

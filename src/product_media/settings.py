@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         32, ge=1, description="Sources downloaded or processed at once across all updates"
     )
     process_threads: int = Field(0, ge=0, description="Image workers; 0 = one per CPU core")
+    decode_memory: int = Field(
+        1024 * 1024 * 1024, gt=0, description="Bytes that image decodes may hold at once"
+    )
 
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     max_gallery_items: int = Field(100, ge=0)

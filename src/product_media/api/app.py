@@ -43,6 +43,7 @@ def _pipeline(settings: Settings, fetcher: Fetcher) -> Pipeline:
         max_pixels=settings.image_max_pixels,
         concurrency=settings.fetch_concurrency,
         max_in_flight=settings.max_sources_in_flight,
+        decode_memory=settings.decode_memory,
     )
     return Pipeline(fetcher, anyio.CapacityLimiter(workers), limits)
 

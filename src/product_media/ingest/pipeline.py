@@ -19,7 +19,13 @@ from product_media.domain.plan import (
     Outcome,
 )
 from product_media.ingest.fetcher import Fetcher, FetchError, FetchLimits
-from product_media.ingest.images import ImageRejected, ProcessedImage, process_image
+from product_media.ingest.images import (
+    ImageRejected,
+    ProcessedImage,
+    inspect_image,
+    render_image,
+)
+from product_media.ingest.memory_budget import MemoryBudget
 from product_media.storage.blobs import blob_key
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,7 @@ class IngestLimits:
     max_pixels: int
     concurrency: int
     max_in_flight: int
+    decode_memory: int
 
 
 def safe_url(url: str) -> str:
@@ -70,14 +77,21 @@ class Pipeline:
         self._limits = limits
         # Bounds the sources held in memory across all requests, whatever their number.
         self._in_flight = asyncio.Semaphore(limits.max_in_flight)
+        # Bounds the pixels being decoded at once, whatever the number of workers.
+        self._decode_memory = MemoryBudget(limits.decode_memory)
 
     async def _image(self, url: str, put: PutBlobs) -> Outcome:
         try:
             fetched = await self._fetcher.fetch(url, self._limits.image_fetch)
-            processed = await anyio.to_thread.run_sync(
-                lambda: process_image(fetched.content, max_pixels=self._limits.max_pixels),
+            data = fetched.content
+            inspected = await anyio.to_thread.run_sync(
+                lambda: inspect_image(data, max_pixels=self._limits.max_pixels),
                 limiter=self._cpu,
             )
+            async with self._decode_memory.hold(inspected.decode_bytes):
+                processed = await anyio.to_thread.run_sync(
+                    lambda: render_image(data, inspected), limiter=self._cpu
+                )
         except (FetchError, ImageRejected) as exc:
             log.info("image source %s refused: %s", safe_url(url), exc)
             return Failure(DOWNLOAD_IMAGE_FAILED, f"{url}: {exc}")
