@@ -1047,6 +1047,7 @@ def test_media_urls_are_served_with_caching_headers(
         assert response.status_code == 200
         assert response.headers["content-type"] == "image/png"
         assert response.headers["cache-control"] == CACHE_CONTROL
+        assert response.headers["x-content-type-options"] == "nosniff"
         etag = response.headers["etag"]
         assert etag.startswith('"') and etag.endswith('"') and len(etag) > 2, etag
         assert not etag.startswith("W/")

@@ -25,6 +25,7 @@ _CACHE_HEADERS = {
         "schema": {"type": "string"},
     },
     "Cache-Control": {"required": True, "schema": {"type": "string", "const": CACHE_CONTROL}},
+    "X-Content-Type-Options": {"required": True, "schema": {"type": "string", "const": "nosniff"}},
 }
 _FILE = {"schema": {"type": "string", "format": "binary"}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -100,7 +101,9 @@ async def _blob(key: str, state: AppState, if_none_match: str | None) -> Respons
     if fmt is None or not (path := state.blobs.path(key)).is_file():
         raise ApiError(404, "NOT_FOUND", "No such media file")
     etag = f'"{key.partition(".")[0]}"'
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    # Originals are kept byte for byte, polyglots included: a browser must never take a
+    # JPEG+HTML file for a page.
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"}
     if if_none_match is not None and _matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return _BlobFile(path, media_type=fmt.mime, headers=headers)
