@@ -61,11 +61,16 @@ def _put(
     catalog.claim(claim, owner, list(contents), write)
 
 
-def test_schema_revision_is_the_newest_migration() -> None:
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option(
         "script_location", str(files("product_media.storage").joinpath("migrations"))
     )
+    return config
+
+
+def test_schema_revision_is_the_newest_migration() -> None:
+    config = _alembic_config()
     assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_REVISION
 
 
@@ -179,10 +184,7 @@ def test_sweep_clears_what_dead_processes_left(tmp_path: Path, catalog: Catalog)
 
 def test_claims_from_before_owners_migrate_as_ownerless(tmp_path: Path) -> None:
     catalog = Catalog(f"sqlite:///{tmp_path / 'old.db'}")
-    config = Config()
-    config.set_main_option(
-        "script_location", str(files("product_media.storage").joinpath("migrations"))
-    )
+    config = _alembic_config()
     with catalog.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0001")

@@ -115,17 +115,8 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 
 @router.get("/media/{key}", responses=_RESPONSES, response_class=Response)
-async def get_blob(
-    key: str,
-    state: Annotated[AppState, Depends(app_state)],
-    _range: RangeHeader = None,
-    if_none_match: IfNoneMatch = None,
-) -> Response:
-    return await _blob(key, state, if_none_match)
-
-
 @router.head("/media/{key}", responses=_RESPONSES, response_class=Response)
-async def head_blob(
+async def media_file(
     key: str,
     state: Annotated[AppState, Depends(app_state)],
     _range: RangeHeader = None,
