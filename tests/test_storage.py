@@ -193,3 +193,17 @@ def test_claims_from_before_owners_migrate_as_ownerless(tmp_path: Path) -> None:
     assert catalog.schema_revision() == SCHEMA_REVISION
     assert catalog.claim_owners() == {""}
     catalog.close()
+
+
+def test_a_sweep_with_no_dead_owner_may_skip_collecting(tmp_path: Path, catalog: Catalog) -> None:
+    owners = Owners(tmp_path / "owners")
+    me = owners.register()
+    blobs = FileBlobStore(tmp_path / "media", owner=me.id)
+    stray = blob_key(b"stray", "png")
+    blobs.put(stray, b"stray")
+    assert sweep_orphans(catalog, blobs, owners, always_collect=False) == 0
+    assert blobs.exists(stray), "no process died, so nothing was listed"
+    crashed_owner(owners.folder)
+    assert sweep_orphans(catalog, blobs, owners, always_collect=False) == 1
+    assert not blobs.exists(stray)
+    me.close()

@@ -55,7 +55,7 @@ async def _sweep_every(
     while True:
         await anyio.sleep(interval)
         try:
-            await run_in_threadpool(sweep_orphans, catalog, blobs, owners)
+            await run_in_threadpool(sweep_orphans, catalog, blobs, owners, always_collect=False)
         except Exception:
             # A failed sweep (a locked database, a full disk) is retried at the next interval.
             log.exception("sweep failed")
