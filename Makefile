@@ -35,6 +35,7 @@ test: lint types unit
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/media_update.py
+	$(BIN)/python bench/hostile_memory.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
