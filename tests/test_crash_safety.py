@@ -145,7 +145,8 @@ def test_sigkill_during_media_updates(tmp_path: Path, slow_sources: SourceServer
                 assert client.get(other_path).json() == other_state
             _assert_served(_shown_urls(product) | _shown_urls(other_state))
             assert _leftovers(data) == {"unreferenced": 0, "partial": 0, "claims": 0}
-            assert len(list((data / "owners").iterdir())) == 1, "only the live server's lock"
+            owners = list((data / "media" / "owners").iterdir())
+            assert len(owners) == 1, "only the live server's lock"
 
         # The kills landed both mid-update and after it, and left something to clean up.
         assert outcomes["before"] > 0 and outcomes["after"] > 0, outcomes
@@ -188,7 +189,7 @@ def test_a_running_server_sweeps_up_after_another_that_crashed(
         while _leftovers(data) != {"unreferenced": 0, "partial": 0, "claims": 0}:
             assert time.monotonic() < deadline, f"not swept: {_leftovers(data)}"
             time.sleep(0.2)
-        assert len(list((data / "owners").glob("*.lock"))) == 1
+        assert len(list((data / "media" / "owners").glob("*.lock"))) == 1
     finally:
         victim.stop()
         sweeper.stop()

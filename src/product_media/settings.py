@@ -65,8 +65,9 @@ class Settings(BaseSettings):
 
     @property
     def owners_dir(self) -> Path:
-        """Where running servers hold their liveness locks; they must share this folder."""
-        return self.data / "owners"
+        """Where running servers hold their liveness locks: beside the blobs their claims keep,
+        so every server that shares a blob store sees every other one."""
+        return self.blob_dir / "owners"
 
     @property
     def blob_dir(self) -> Path:
