@@ -1072,6 +1072,26 @@ def test_media_urls_are_served_with_caching_headers(
     assert len(etags) == 3
 
 
+def test_media_files_answer_ranges(api: httpx.Client, product: str, sources: SourceServer) -> None:
+    content = distinct_jpeg()
+    put_media(api, product, main=Img(serve(sources, content, "r.jpg"), content, 96, 64))
+    url = get_product(api, product)["media"]["images"][0]["imageOriginalUrl"]
+    part = fetch(url, Range="bytes=0-9")
+    assert part.status_code == 206
+    assert part.content == content[:10]
+    assert part.headers["content-range"] == f"bytes 0-9/{len(content)}"
+    tail = fetch(url, Range="bytes=-3")
+    assert (tail.status_code, tail.content) == (206, content[-3:])
+    # A Range this server cannot read is ignored, as RFC 9110 allows: the whole file.
+    for malformed in ("bytes=9-2", "pages=1-2", "bytes=abc", "nonsense"):
+        whole = fetch(url, Range=malformed)
+        assert (whole.status_code, whole.content) == (200, content), malformed
+    past = fetch(url, Range=f"bytes={len(content) + 10}-")
+    assert past.status_code == 416
+    assert past.json()["errorCode"] == "RANGE_NOT_SATISFIABLE"
+    assert past.headers["content-range"] == f"bytes */{len(content)}"
+
+
 @pytest.mark.parametrize(
     "key",
     [

@@ -61,8 +61,9 @@ async def _sweep_every(
             log.exception("sweep failed")
 
 
-def _without_default_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """FastAPI documents a 422 for every validation error; this API answers them with 400."""
+def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
+    """The schema as this server answers: validation errors are 400, not FastAPI's default
+    422, and the gallery holds at most MAX_GALLERY_ITEMS items."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -74,8 +75,13 @@ def _without_default_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
                     responses = operation.get("responses", {})
                     if "HTTPValidationError" in str(responses.get("422")):
                         del responses["422"]
+            components = schema["components"]["schemas"]
             for name in ("HTTPValidationError", "ValidationError"):
-                schema.get("components", {}).get("schemas", {}).pop(name, None)
+                components.pop(name, None)
+            gallery = components["MediaUpdateIn"]["properties"]["galleryMedia"]
+            for variant in gallery["anyOf"]:
+                if variant.get("type") == "array":
+                    variant["maxItems"] = settings.max_gallery_items
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -125,5 +131,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(media.router)
     app.include_router(files.router)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
-    app.openapi = _without_default_422(app)  # type: ignore[method-assign]
+    app.openapi = _openapi(app, settings)  # type: ignore[method-assign]
     return app

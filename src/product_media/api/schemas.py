@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictFloat,
+    StrictStr,
+    WithJsonSchema,
+)
 from pydantic.json_schema import SkipJsonSchema
 
-from product_media.domain.media_update import MAX_URL_LENGTH
+from product_media.domain.media_update import MAX_URL_LENGTH, URL_PATTERN
 
 
 class _In(BaseModel):
@@ -15,19 +23,17 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+_URL_SCHEMA: dict[str, JsonValue] = {
+    "type": "string",
+    "maxLength": MAX_URL_LENGTH,
+    "pattern": URL_PATTERN,
+}
+
 # Any string gets through parsing, so that a bad URL is a 422 WRONG_URL naming its field (not
 # a 400); the schema still says what is accepted: an absolute URL, or "" or null for none.
 MediaUrl = Annotated[
     StrictStr | None,
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "format": "uri", "maxLength": MAX_URL_LENGTH},
-                {"type": "string", "maxLength": 0},
-                {"type": "null"},
-            ]
-        }
-    ),
+    WithJsonSchema({"anyOf": [_URL_SCHEMA, {"type": "string", "maxLength": 0}, {"type": "null"}]}),
 ]
 
 
@@ -36,11 +42,24 @@ class MediaItemIn(_In):
     videoUrl: MediaUrl = Field(None, description="URL of a video file or page")
 
 
+class GalleryItemIn(MediaItemIn):
+    """A gallery item names an image, a video, or both (a video with that image as cover)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: _URL_SCHEMA}}
+                for name in ("imageUrl", "videoUrl")
+            ]
+        }
+    )
+
+
 class MediaUpdateIn(_In):
     mainMedia: MediaItemIn | None = Field(
         None, description="New main image and/or video; missing, null or {}: unchanged"
     )
-    galleryMedia: list[MediaItemIn] | None = Field(
+    galleryMedia: list[GalleryItemIn] | None = Field(
         None, description="The whole new gallery, in order; missing, null or []: deleted"
     )
 

@@ -9,6 +9,16 @@ from urllib.parse import urlsplit
 
 MAX_URL_LENGTH = 2048
 
+# What /openapi.json publishes as a valid URL (JSON Schema `pattern`, the same in ECMA and
+# Python syntax). Every URL it matches passes `wrong_url`; `wrong_url` also passes a few it
+# leaves out (IDNA names, IPv6 literals), which a schema-driven client never needs to send.
+URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9_.~%-]+"
+    r"(?::0*(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]"
+    r"|6553[0-5]))?"
+    r"(?:[/?#][^\s\u0000-\u001f\u007f]*)?$"
+)
+
 # A host as it may appear in a URL: a DNS name (possibly IDNA-encoded or with a trailing dot),
 # an IPv4 spelling, or a bracketed IPv6 literal; anything else is not a URL we can fetch.
 _HOST = re.compile(r"^(?:[A-Za-z0-9_\-.~%]+|\[[0-9A-Fa-f:.]+\])$")
