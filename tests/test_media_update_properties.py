@@ -24,6 +24,7 @@ from product_media.domain.plan import (
     plan,
     wanted_sources,
 )
+from tests.media_model import image_files
 
 # The same examples on every run, and no example database written into the checkout.
 PROPERTY = settings(max_examples=200, derandomize=True, deadline=None, database=None)
@@ -384,17 +385,8 @@ def check_result(result: ItemResult, expected: Done | Failed) -> None:
 # --- Generated product state and ingest outcomes ---------------------------------------------
 
 
-def _image_files(name: str) -> ImageFiles:
-    return ImageFiles(
-        original=Blob(f"{name}.jpg", "image/jpeg"),
-        width=10,
-        height=10,
-        derived={size: Blob(f"{name}-{size}.jpg", "image/jpeg") for size in (160, 400, 800, 1500)},
-    )
-
-
 def _video_files(name: str, *, provider: bool, cover: bool) -> VideoFiles:
-    own_cover = _image_files(f"{name}-cover") if cover else None
+    own_cover = image_files(f"{name}-cover") if cover else None
     if provider:
         return VideoFiles(
             url=f"https://www.youtube.com/watch?v={name}",
@@ -408,11 +400,11 @@ def _video_files(name: str, *, provider: bool, cover: bool) -> VideoFiles:
 def _media_set(has_image: bool, has_video: bool, kinds: list[str]) -> MediaSet:
     def old(index: int, kind: str) -> Image | Video:
         if kind == "image":
-            return Image(_image_files(f"old-{index}"), id=100 + index)
+            return Image(image_files(f"old-{index}"), id=100 + index)
         return Video(_video_files(f"old-{index}", provider=False, cover=True), id=100 + index)
 
     return MediaSet(
-        main_image=Image(_image_files("old-main"), id=1) if has_image else None,
+        main_image=Image(image_files("old-main"), id=1) if has_image else None,
         main_video=Video(_video_files("old-main", provider=True, cover=True), id=2, cover_id=3)
         if has_video
         else None,
@@ -447,7 +439,7 @@ def fetch_outcomes(draw: st.DrawFn) -> dict[tuple[str, str], Outcome]:
                 continue
             name = f"new-{kind}-{index}"
             files: ImageFiles | VideoFiles = (
-                _image_files(name)
+                image_files(name)
                 if kind == "image"
                 else _video_files(name, provider=draw(st.booleans()), cover=draw(st.booleans()))
             )

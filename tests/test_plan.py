@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from product_media.domain.media import Blob, Image, ImageFiles, MediaSet, Video, VideoFiles
+from product_media.domain.media import Blob, Image, MediaSet, Video, VideoFiles
 from product_media.domain.media_update import MediaSource, MediaUpdate
 from product_media.domain.plan import (
     DOWNLOAD_IMAGE_FAILED,
@@ -15,22 +15,14 @@ from product_media.domain.plan import (
     plan,
     wanted_sources,
 )
-
-
-def _image_files(name: str) -> ImageFiles:
-    return ImageFiles(
-        original=Blob(f"{name}.jpg", "image/jpeg"),
-        width=10,
-        height=10,
-        derived={s: Blob(f"{name}-{s}.jpg", "image/jpeg") for s in (160, 400, 800, 1500)},
-    )
+from tests.media_model import image_files
 
 
 def _video_files(name: str) -> VideoFiles:
     return VideoFiles(file=Blob(f"{name}.mp4", "video/mp4"))
 
 
-FILES = {name: _image_files(name) for name in ("A", "B", "M", "G")}
+FILES = {name: image_files(name) for name in ("A", "B", "M", "G")}
 VIDEOS = {name: _video_files(name) for name in ("V", "W", "MV", "GV")}
 
 
