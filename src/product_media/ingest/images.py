@@ -7,7 +7,8 @@ failure becomes an `ImageRejected` with a short reason.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import cast
@@ -126,7 +127,6 @@ def configure_vips(*, threads: int = 1, cache_max_mem: int = 64 * 1024 * 1024) -
 class Inspected:
     """An image that passed every check made without decoding pixels."""
 
-    format: Format
     width: int
     height: int
     # What decoding it is expected to take in memory, at most (see decode_memory).
@@ -171,7 +171,6 @@ def inspect_image(data: bytes, *, max_pixels: int) -> Inspected:
     if header.orientation >= 5:
         width, height = height, width
     return Inspected(
-        format=original_format,
         width=width,
         height=height,
         decode_bytes=decode_memory(header, pixels, data),
@@ -203,7 +202,7 @@ def decode_memory(header: _Header, pixels: int, data: bytes) -> int:
 def render_image(data: bytes, inspected: Inspected) -> ProcessedImage:
     """Decode once and make every derived size; raises ImageRejected for bad pixels."""
     header, width, height = inspected.header, inspected.width, inspected.height
-    name = _NAMES[inspected.format]
+    name = _NAMES[header.format]
     try:
         largest = _decode(data, header, fit(width, height, max(DERIVED_SIZES)))
     except pyvips.Error as exc:
@@ -216,33 +215,31 @@ def render_image(data: bytes, inspected: Inspected) -> ProcessedImage:
     except pyvips.Error as exc:
         raise ImageRejected(_reason(f"cannot convert {name}", exc)) from exc
     return ProcessedImage(
-        original_format=inspected.format,
+        original_format=header.format,
         width=width,
         height=height,
         derived=MappingProxyType(derived),
     )
 
 
-def _webp_holds_canvas(data: bytes) -> bool:
-    """Whether libwebp decodes this file into a whole canvas: lossless or animated."""
+def _webp_chunks(data: bytes) -> Iterator[bytes]:
+    """The names of a WebP's top-level RIFF chunks, read lazily (no pixel data is touched)."""
     pos = 12
     while pos + 8 <= len(data):
-        if data[pos : pos + 4] in (b"VP8L", b"ANMF", b"ANIM"):
-            return True
+        yield data[pos : pos + 4]
         size = int.from_bytes(data[pos + 4 : pos + 8], "little")
         pos += 8 + size + (size & 1)
-    return False
+
+
+def _webp_holds_canvas(data: bytes) -> bool:
+    """Whether libwebp decodes this file into a whole canvas: lossless or animated."""
+    return any(name in (b"VP8L", b"ANMF", b"ANIM") for name in _webp_chunks(data))
 
 
 def _webp_frames(data: bytes, limit: int) -> int:
     """How many frames (ANMF chunks) a WebP holds, counting no further than `limit` + 1."""
-    frames, pos = 0, 12
-    while pos + 8 <= len(data) and frames <= limit:
-        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
-        if data[pos : pos + 4] == b"ANMF":
-            frames += 1
-        pos += 8 + size + (size & 1)
-    return frames
+    frames = (name for name in _webp_chunks(data) if name == b"ANMF")
+    return sum(1 for _ in itertools.islice(frames, limit + 1))
 
 
 @dataclass(frozen=True)
