@@ -25,6 +25,7 @@ ROUNDS = 24
 SIZES = [(1400 + 37 * i, 1000 + 23 * i) for i in range(10)]
 
 Signature = tuple[str | None, tuple[str, ...]]
+SETTLED = {"unreferenced": 0, "partial": 0, "claims": 0, "marks": 0}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def _shown_urls(product: dict[str, Any]) -> set[str]:
 
 
 def _assert_served(urls: set[str]) -> None:
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, trust_env=False) as client:
         for url in urls:
             response = client.get(url)
             assert response.status_code == 200, url
@@ -61,18 +62,27 @@ def _assert_served(urls: set[str]) -> None:
 
 
 def _leftovers(data: Path) -> dict[str, int]:
-    """What the catalog does not account for: unreferenced files, temp files, claims."""
+    """What the catalog does not account for: unreferenced files, temp files, claims, marks."""
     media = data / "media"
     files = {path.name for path in media.glob("??/??/*")}
     with sqlite3.connect(data / "catalog.db") as db:
         referenced = {row[0] for row in db.execute("SELECT key FROM blob_refs")}
         claims = db.execute("SELECT count(*) FROM blob_claims").fetchone()[0]
+        marks = db.execute("SELECT count(*) FROM blob_marks").fetchone()[0]
     assert referenced <= files, "every referenced file exists"
     return {
         "unreferenced": len(files - referenced),
         "partial": len(list((media / "tmp").glob("*.part"))),
         "claims": claims,
+        "marks": marks,
     }
+
+
+def _leases(data: Path) -> tuple[int, int]:
+    """Lease rows in the catalog, lock files on this host."""
+    with sqlite3.connect(data / "catalog.db") as db:
+        rows = db.execute("SELECT count(*) FROM owners").fetchone()[0]
+    return rows, len(list((data / "owners").glob("*.lock")))
 
 
 def _put_and_forget(service: Service, token: str, path: str, body: dict[str, Any]) -> None:
@@ -84,6 +94,7 @@ def _put_and_forget(service: Service, token: str, path: str, body: dict[str, Any
         pass
 
 
+@pytest.mark.slow
 def test_sigkill_during_media_updates(tmp_path: Path, slow_sources: SourceServer) -> None:
     rng = random.Random(20261127)
     names: dict[str, str] = {}
@@ -144,9 +155,8 @@ def test_sigkill_during_media_updates(tmp_path: Path, slow_sources: SourceServer
                 before = shown
                 assert client.get(other_path).json() == other_state
             _assert_served(_shown_urls(product) | _shown_urls(other_state))
-            assert _leftovers(data) == {"unreferenced": 0, "partial": 0, "claims": 0}
-            owners = list((data / "media" / "owners").iterdir())
-            assert len(owners) == 1, "only the live server's lock"
+            assert _leftovers(data) == SETTLED
+            assert _leases(data) == (1, 1), "only the live server's lease and lock"
 
         # The kills landed both mid-update and after it, and left something to clean up.
         assert outcomes["before"] > 0 and outcomes["after"] > 0, outcomes
@@ -155,6 +165,7 @@ def test_sigkill_during_media_updates(tmp_path: Path, slow_sources: SourceServer
         service.stop()
 
 
+@pytest.mark.slow
 def test_a_running_server_sweeps_up_after_another_that_crashed(
     tmp_path: Path, slow_sources: SourceServer
 ) -> None:
@@ -186,10 +197,10 @@ def test_a_running_server_sweeps_up_after_another_that_crashed(
 
         # The surviving server clears it within a few intervals, with no restart.
         deadline = time.monotonic() + 30
-        while _leftovers(data) != {"unreferenced": 0, "partial": 0, "claims": 0}:
+        while _leftovers(data) != SETTLED:
             assert time.monotonic() < deadline, f"not swept: {_leftovers(data)}"
             time.sleep(0.2)
-        assert len(list((data / "media" / "owners").glob("*.lock"))) == 1
+        assert _leases(data) == (1, 1)
     finally:
         victim.stop()
         sweeper.stop()

@@ -40,7 +40,8 @@ from tests.media_factory import (
     webp,
     webp_bomb,
 )
-from tests.service import Service, loopback_service
+from tests.inprocess import ROUTER, InProcessService
+from tests.service import loopback_service
 from tests.source_server import SourceServer
 
 # -- helpers -------------------------------------------------------------------------------
@@ -164,7 +165,7 @@ def get_product(api: httpx.Client, product: str) -> dict[str, Any]:
 
 
 # Media files are public: fetched without a token, over one pool of connections.
-_browser = httpx.Client(timeout=30)
+_browser = httpx.Client(timeout=30, transport=ROUTER)
 
 
 def fetch(url: str, **headers: str) -> httpx.Response:
@@ -184,7 +185,7 @@ def fetch_image_size(url: str) -> tuple[int, int]:
     return image.width, image.height
 
 
-def blob_url(service: Service, content: bytes, extension: str = "jpg") -> str:
+def blob_url(service: InProcessService, content: bytes, extension: str = "jpg") -> str:
     """Where the service would serve `content` if it kept it (keys are SHA-256 of the bytes)."""
     return f"{service.url}/media/{hashlib.sha256(content).hexdigest()}.{extension}"
 
@@ -285,13 +286,13 @@ def assert_failure(result: dict[str, Any], code: str, url: str, reason: str) -> 
 
 
 @pytest.fixture(scope="module")
-def store(service: Service) -> tuple[int, str]:
+def store(service: InProcessService) -> tuple[int, str]:
     """One store and token for the whole module (each test still gets a product of its own)."""
     return service.new_store()
 
 
 @pytest.fixture(scope="module")
-def api(service: Service, store: tuple[int, str]) -> Iterator[httpx.Client]:
+def api(service: InProcessService, store: tuple[int, str]) -> Iterator[httpx.Client]:
     with service.client(store[1]) as client:
         yield client
 
@@ -417,7 +418,7 @@ def test_main_video_fails_and_keeps_the_main_image(
 
 def test_main_image_and_video_fail_together(
     api: httpx.Client,
-    service: Service,
+    service: InProcessService,
     product: str,
     sources: SourceServer,
     seeded: tuple[Img, list[Img]],
@@ -440,7 +441,7 @@ def test_main_image_and_video_fail_together(
 
 def test_gallery_items_of_every_kind(
     api: httpx.Client,
-    service: Service,
+    service: InProcessService,
     product: str,
     sources: SourceServer,
     seeded: tuple[Img, list[Img]],
@@ -999,7 +1000,7 @@ def test_unknown_product(
 
 
 def test_product_of_another_store(
-    api: httpx.Client, service: Service, store_path: str, sources: SourceServer
+    api: httpx.Client, service: InProcessService, store_path: str, sources: SourceServer
 ) -> None:
     other_store, other_token = service.new_store()
     with service.client(other_token) as other:
@@ -1103,7 +1104,7 @@ def test_media_files_answer_ranges(api: httpx.Client, product: str, sources: Sou
         "0" * 63 + ".jpg",
     ],
 )
-def test_unknown_media_key(service: Service, key: str) -> None:
+def test_unknown_media_key(service: InProcessService, key: str) -> None:
     response = fetch(f"{service.url}/media/{key}")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/json")
@@ -1217,7 +1218,7 @@ def test_putting_the_same_media_again_keeps_its_files(
 
 
 def test_deleting_a_product_during_its_update(
-    api: httpx.Client, service: Service, product: str, sources: SourceServer
+    api: httpx.Client, service: InProcessService, product: str, sources: SourceServer
 ) -> None:
     old = new_image(sources, 200, 150)
     put_media(api, product, main=old)
@@ -1243,7 +1244,7 @@ def test_deleting_a_product_during_its_update(
 
 
 def test_updates_of_products_sharing_files(
-    service: Service, store: tuple[int, str], store_path: str, sources: SourceServer
+    service: InProcessService, store: tuple[int, str], store_path: str, sources: SourceServer
 ) -> None:
     """Products that take the same files on and off at the same time never lose a file."""
     shared = [new_image(sources, 200, 150), new_image(sources, 150, 200)]
@@ -1279,7 +1280,7 @@ def test_updates_of_products_sharing_files(
 
 
 def test_concurrent_updates_leave_one_request_outcome(
-    service: Service, store: tuple[int, str], product: str, sources: SourceServer
+    service: InProcessService, store: tuple[int, str], product: str, sources: SourceServer
 ) -> None:
     requests = [
         (new_image(sources, 64, 48), [new_image(sources, 48, 64) for _ in range(n + 1)])

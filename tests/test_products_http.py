@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.service import Service
+from tests.inprocess import InProcessService
 
 
 def test_create_and_get(api: httpx.Client, store_path: str) -> None:
@@ -111,7 +111,7 @@ def test_unknown_route_and_method(api: httpx.Client, store_path: str) -> None:
 
 
 def test_openapi_documents_the_real_error_codes(service) -> None:
-    schema = httpx.get(f"{service.url}/openapi.json").json()
+    schema = service.client(None).get("/openapi.json").json()
     assert "HTTPValidationError" not in str(schema)
     for path, operations in schema["paths"].items():
         if path.startswith("/api/"):
@@ -122,8 +122,8 @@ def test_openapi_documents_the_real_error_codes(service) -> None:
     assert "ErrorOut" in str(media["responses"]["422"])
 
 
-def test_openapi_describes_the_real_shapes(service: Service) -> None:
-    schema = httpx.get(f"{service.url}/openapi.json").json()
+def test_openapi_describes_the_real_shapes(service: InProcessService) -> None:
+    schema = service.client(None).get("/openapi.json").json()
     components = schema["components"]
     bearer = components["securitySchemes"]["bearerAuth"]
     assert (bearer["type"], bearer["scheme"]) == ("http", "bearer")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -21,6 +21,23 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL of the catalog; default sqlite:///DATA/catalog.db"
     )
     media_dir: Path | None = Field(None, description="Folder of the blob store; default DATA/media")
+    blob_url: str | None = Field(
+        None, description="s3://bucket[/prefix] puts every blob in that bucket; wins over MEDIA_DIR"
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="An S3-compatible server (MinIO, Ceph, R2, ...); default: AWS"
+    )
+    media_base_url: str | None = Field(
+        None, description="Base that media URLs are handed out under (a CDN); default: this server"
+    )
+    redis_url: str | None = Field(
+        None, description="Redis for the shared rate limit; default: the catalog database"
+    )
+    workers: int = Field(1, ge=1, description="Worker processes of `serve`")
+    log_format: Literal["text", "json"] = "text"
+    owner_lease: float = Field(
+        60.0, gt=0, description="Seconds after which a server that stopped renewing is dead"
+    )
     public_url: str | None = Field(
         None, description="Base URL that media URLs start with; default: the request's own"
     )
@@ -64,10 +81,10 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data / 'catalog.db'}"
 
     @property
-    def owners_dir(self) -> Path:
-        """Where running servers hold their liveness locks: beside the blobs their claims keep,
-        so every server that shares a blob store sees every other one."""
-        return self.blob_dir / "owners"
+    def lock_dir(self) -> Path:
+        """Where server processes on this host keep the lock files that tell at once when one
+        of them has died (the lease in the database tells every host, but only later)."""
+        return self.data / "owners"
 
     @property
     def blob_dir(self) -> Path:

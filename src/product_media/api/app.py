@@ -1,64 +1,75 @@
-"""The application factory: wires settings, catalog, blob store and ingest into FastAPI."""
+"""The application factory: settings and adapters in, a FastAPI app out."""
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+from anyio.to_thread import run_sync
 from fastapi import FastAPI
-from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 
 from product_media import __version__
-from product_media.api import errors, files, media, products
+from product_media.api import errors, files, media, observe, ops, products
 from product_media.api.limits import BodyLimits
-from product_media.api.rate_limit import RateLimiter
 from product_media.api.state import AppState
-from product_media.ingest.address_policy import AddressPolicy
-from product_media.ingest.fetcher import Fetcher, FetchLimits
+from product_media.bootstrap import Adapters, build
 from product_media.ingest.images import configure_vips
-from product_media.ingest.pipeline import IngestLimits, Pipeline
+from product_media.logs import configure_logging
+from product_media.service.sweep import sweep
 from product_media.settings import Settings
-from product_media.storage.blobs import FileBlobStore
-from product_media.storage.catalog import Catalog
-from product_media.storage.owners import Owners
-from product_media.storage.sweep import sweep_orphans
 
 log = logging.getLogger(__name__)
 
 
-def _pipeline(settings: Settings, fetcher: Fetcher) -> Pipeline:
-    workers = settings.process_threads or os.cpu_count() or 1
-    limits = IngestLimits(
-        image_fetch=FetchLimits(
-            max_bytes=settings.image_max_bytes,
-            connect_timeout=settings.connect_timeout,
-            total_timeout=settings.image_download_timeout,
-            max_redirects=settings.max_redirects,
-        ),
-        max_pixels=settings.image_max_pixels,
-        concurrency=settings.fetch_concurrency,
-        max_in_flight=settings.max_sources_in_flight,
-        decode_memory=settings.decode_memory,
+async def _renew_lease(adapters: Adapters, interval: float) -> None:
+    """Keep this process's lease; one that lapsed (a long stall) is taken up again."""
+    while True:
+        await anyio.sleep(interval)
+        try:
+            if not await run_sync(adapters.leases.renew, adapters.owner):
+                log.warning("lease of this process had run out; registering again")
+                await run_sync(adapters.leases.register, adapters.owner)
+        except Exception:
+            # The database may be away for a moment; the next renewal tries again.
+            log.exception("lease renewal failed")
+
+
+def _sweep(adapters: Adapters, *, always_collect: bool) -> int:
+    return sweep(
+        adapters.catalog,
+        adapters.blobs,
+        adapters.leases,
+        adapters.owner,
+        always_collect=always_collect,
     )
-    return Pipeline(fetcher, anyio.CapacityLimiter(workers), limits)
 
 
-async def _sweep_every(
-    interval: float, catalog: Catalog, blobs: FileBlobStore, owners: Owners
-) -> None:
+async def _sweep_every(adapters: Adapters, interval: float) -> None:
     """Clear what other processes' crashes left, while this one keeps running."""
     while True:
         await anyio.sleep(interval)
         try:
-            await run_in_threadpool(sweep_orphans, catalog, blobs, owners, always_collect=False)
+            await run_sync(lambda: _sweep(adapters, always_collect=False))
         except Exception:
-            # A failed sweep (a locked database, a full disk) is retried at the next interval.
+            # A failed sweep (a locked database, an unreachable bucket) is retried next time.
             log.exception("sweep failed")
+
+
+class _Readiness:
+    """The checks /readyz runs: the database and the blob store answer."""
+
+    def __init__(self, adapters: Adapters) -> None:
+        self._adapters = adapters
+
+    def database(self) -> None:
+        self._adapters.catalog.ping()
+
+    def blobs(self) -> None:
+        self._adapters.blobs.ping()
 
 
 def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
@@ -88,37 +99,33 @@ def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
+    """The app on `adapters`, or on those `settings` name when none are handed in."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_vips()
-        settings.data.mkdir(parents=True, exist_ok=True)
-        catalog = Catalog(settings.catalog_url)
-        await run_in_threadpool(catalog.migrate)
-        owners = Owners(settings.owners_dir)
-        owner = owners.register()
-        blobs = FileBlobStore(settings.blob_dir, owner=owner.id)
-        await run_in_threadpool(sweep_orphans, catalog, blobs, owners)
-        fetcher = Fetcher(AddressPolicy(settings.allow_source_networks))
-        app.state.product_media = AppState(
-            settings=settings,
-            catalog=catalog,
-            blobs=blobs,
-            owner=owner.id,
-            fetcher=fetcher,
-            rate_limiter=RateLimiter(settings.rate_limit_per_minute),
-            pipeline=_pipeline(settings, fetcher),
-        )
+        built = adapters if adapters is not None else await run_sync(build, settings)
         try:
-            async with anyio.create_task_group() as tasks:
-                if settings.sweep_interval > 0:
-                    tasks.start_soon(_sweep_every, settings.sweep_interval, catalog, blobs, owners)
-                yield
-                tasks.cancel_scope.cancel()
+            await run_sync(built.catalog.migrate)
+            await run_sync(built.prepare)
+            await run_sync(built.leases.register, built.owner)
+            try:
+                await run_sync(lambda: _sweep(built, always_collect=True))
+                app.state.product_media = AppState(settings=settings, adapters=built)
+                app.state.readiness = _Readiness(built)
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(_renew_lease, built, settings.owner_lease / 3)
+                    if settings.sweep_interval > 0:
+                        tasks.start_soon(_sweep_every, built, settings.sweep_interval)
+                    yield
+                    tasks.cancel_scope.cancel()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await run_sync(built.leases.end, built.owner)
         finally:
-            await fetcher.aclose()
-            catalog.close()
-            owner.close()
+            with anyio.CancelScope(shield=True):
+                await built.aclose()
 
     app = FastAPI(
         title="product-media",
@@ -130,6 +137,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(products.router)
     app.include_router(media.router)
     app.include_router(files.router)
+    app.include_router(ops.router())
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
+    observe.install(app)
     app.openapi = _openapi(app, settings)  # type: ignore[method-assign]
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app as a worker process of `serve --workers N` builds it: settings from the
+    environment alone."""
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return create_app(settings)

@@ -6,8 +6,8 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
+from anyio.to_thread import run_sync
 from fastapi import Depends, Path, Security
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from product_media.api.errors import ApiError
@@ -43,20 +43,22 @@ def require(scope: str) -> Callable[..., Awaitable[Grant]]:
                 "Access token is missing: send Authorization: Bearer <token>",
             )
         hashed = token_hash(credentials.credentials)
-        found = await run_in_threadpool(state.catalog.find_grant, hashed)
+        catalog = state.adapters.catalog
+        found = await run_sync(catalog.find_grant, hashed)
         if found is None or not hmac.compare_digest(found[0], hashed):
             raise ApiError(403, "INVALID_API_TOKEN", "Access token is invalid")
         grant = found[1]
         if grant.store_id != store_id:
-            if not await run_in_threadpool(state.catalog.store_exists, store_id):
+            if not await run_sync(catalog.store_exists, store_id):
                 raise ApiError(404, "STORE_NOT_FOUND", f"Store {store_id} is not found")
             raise ApiError(403, "INVALID_API_TOKEN", "Access token is invalid for this store")
-        wait = state.rate_limiter.retry_after(hashed)
+        limiter = state.adapters.rate_limiter
+        wait = await limiter.retry_after(hashed)
         if wait is not None:
             raise ApiError(
                 429,
                 "RATE_LIMITED",
-                f"Too many requests: at most {state.rate_limiter.per_minute} a minute per token",
+                f"Too many requests: at most {limiter.per_minute} a minute per token",
                 headers={"Retry-After": str(wait)},
             )
         if scope not in grant.scopes:

@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from product_media.api.schemas import ErrorOut
+from product_media.domain.media_update import WRONG_PARAMETER, WRONG_URL, InvalidUpdate
+from product_media.service.errors import ProductNotFound, UpdateInterrupted
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,11 @@ _DESCRIPTIONS = {
     416: "RANGE_NOT_SATISFIABLE: the Range starts past the end of the file",
     422: "WRONG_URL: a URL that cannot be fetched (the message names the field)",
     429: "RATE_LIMITED: too many requests for this token; retry after Retry-After seconds",
+    503: "TRY_AGAIN: the update was interrupted before its commit and changed nothing",
 }
+
+# The status of each way a request can be invalid (domain.media_update).
+_INVALID_UPDATE_STATUS = {WRONG_URL: 422, WRONG_PARAMETER: 400}
 
 
 def documented(
@@ -51,7 +57,7 @@ def documented(
     for status in statuses:
         description = (notes or {}).get(status, _DESCRIPTIONS[status])
         response: dict[str, Any] = {"model": ErrorOut, "description": description}
-        if status == 429:
+        if status in (429, 503):
             response["headers"] = {
                 "Retry-After": {
                     "description": "Seconds to wait before the next request",
@@ -102,6 +108,24 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(InvalidUpdate)
+    async def _invalid_update(_request: Request, exc: InvalidUpdate) -> JSONResponse:
+        return error_response(_INVALID_UPDATE_STATUS[exc.code], exc.code, exc.message)
+
+    @app.exception_handler(ProductNotFound)
+    async def _no_product(_request: Request, exc: ProductNotFound) -> JSONResponse:
+        return error_response(404, "PRODUCT_NOT_FOUND", str(exc))
+
+    @app.exception_handler(UpdateInterrupted)
+    async def _interrupted(_request: Request, exc: UpdateInterrupted) -> JSONResponse:
+        log.warning("media update interrupted: %s", exc)
+        return error_response(
+            503,
+            "TRY_AGAIN",
+            "The update was interrupted before its commit and changed nothing; send it again",
+            {"Retry-After": "1"},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 
 from product_media.api.auth import MAX_ID, StoreId, require
-from product_media.api.errors import ApiError, documented
+from product_media.api.errors import documented
 from product_media.api.render import UrlMaker, product_json
 from product_media.api.schemas import (
     CreatedOut,
@@ -19,6 +18,7 @@ from product_media.api.schemas import (
 )
 from product_media.api.state import AppState, app_state
 from product_media.domain.access import CREATE_CATALOG, READ_CATALOG, UPDATE_CATALOG, Grant
+from product_media.service import products
 
 router = APIRouter()
 
@@ -29,12 +29,11 @@ READ_ERRORS = documented(400, 403, 404, 429)
 WRITE_ERRORS = documented(400, 403, 404, 413, 415, 429)
 
 
-def product_not_found(product_id: int) -> ApiError:
-    return ApiError(404, "PRODUCT_NOT_FOUND", f"Product #{product_id} is not found")
-
-
 def url_maker(request: Request, state: AppState) -> UrlMaker:
-    return UrlMaker(state.settings.public_url or str(request.base_url))
+    settings = state.settings
+    if settings.media_base_url:
+        return UrlMaker(settings.media_base_url)
+    return UrlMaker(f"{(settings.public_url or str(request.base_url)).rstrip('/')}/media")
 
 
 @router.post("/api/v3/{storeId}/products", response_model=CreatedOut, responses=WRITE_ERRORS)
@@ -44,8 +43,8 @@ async def create_product(
     _grant: Annotated[Grant, Depends(require(CREATE_CATALOG))],
     state: Annotated[AppState, Depends(app_state)],
 ) -> dict[str, int]:
-    product_id = await run_in_threadpool(
-        state.catalog.create_product, store_id, body.name, body.sku, float(body.price)
+    product_id = await products.create_product(
+        state.storage, store_id, body.name, body.sku, float(body.price)
     )
     return {"id": product_id}
 
@@ -67,10 +66,8 @@ async def list_products(
     keyword: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> dict[str, Any]:
     limit = min(limit, MAX_PAGE)
-    total, items = await run_in_threadpool(
-        lambda: state.catalog.list_products(
-            store_id, offset=offset, limit=limit, sku=sku, keyword=keyword
-        )
+    total, items = await products.list_products(
+        state.storage, store_id, offset=offset, limit=limit, sku=sku, keyword=keyword
     )
     url = url_maker(request, state)
     return {
@@ -96,9 +93,7 @@ async def get_product(
     _grant: Annotated[Grant, Depends(require(READ_CATALOG))],
     state: Annotated[AppState, Depends(app_state)],
 ) -> dict[str, Any]:
-    product = await run_in_threadpool(state.catalog.get_product, store_id, product_id)
-    if product is None:
-        raise product_not_found(product_id)
+    product = await products.get_product(state.storage, store_id, product_id)
     return product_json(product, url_maker(request, state))
 
 
@@ -111,8 +106,5 @@ async def delete_product(
     _grant: Annotated[Grant, Depends(require(UPDATE_CATALOG))],
     state: Annotated[AppState, Depends(app_state)],
 ) -> dict[str, int]:
-    released = await run_in_threadpool(state.catalog.delete_product, store_id, product_id)
-    if released is None:
-        raise product_not_found(product_id)
-    await run_in_threadpool(state.catalog.collect_garbage, released, state.blobs.delete)
+    await products.delete_product(state.storage, store_id, product_id)
     return {"deleteCount": 1}

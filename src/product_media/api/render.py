@@ -24,13 +24,14 @@ _LEGACY_SIZE_FIELDS = {
 
 
 class UrlMaker:
-    """Absolute URLs of blobs, under the public base URL."""
+    """Absolute URLs of blobs: `{prefix}/{key}`, the prefix being this server's /media or the
+    base URL of a CDN in front of the blob store."""
 
-    def __init__(self, base: str) -> None:
-        self.base = base.rstrip("/")
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix.rstrip("/")
 
     def __call__(self, blob: Blob) -> str:
-        return f"{self.base}/media/{blob.key}"
+        return f"{self.prefix}/{blob.key}"
 
 
 def _alt(alt: Alt | None) -> dict[str, Any]:

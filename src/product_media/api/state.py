@@ -1,4 +1,4 @@
-"""What the routes share: settings, catalog, blob store, fetcher and limiters."""
+"""What the routes share: settings and the adapters of this process."""
 
 from __future__ import annotations
 
@@ -6,24 +6,19 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from product_media.api.rate_limit import RateLimiter
-from product_media.ingest.fetcher import Fetcher
-from product_media.ingest.pipeline import Pipeline
+from product_media.bootstrap import Adapters
+from product_media.service.ports import Storage
 from product_media.settings import Settings
-from product_media.storage.blobs import FileBlobStore
-from product_media.storage.catalog import Catalog
 
 
 @dataclass
 class AppState:
     settings: Settings
-    catalog: Catalog
-    blobs: FileBlobStore
-    # This process's id in the claims it makes (see storage.owners).
-    owner: str
-    fetcher: Fetcher
-    rate_limiter: RateLimiter
-    pipeline: Pipeline
+    adapters: Adapters
+
+    @property
+    def storage(self) -> Storage:
+        return self.adapters.storage
 
 
 def app_state(request: Request) -> AppState:

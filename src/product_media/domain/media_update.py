@@ -24,12 +24,16 @@ URL_PATTERN = (
 _HOST = re.compile(r"^(?:[A-Za-z0-9_\-.~%]+|\[[0-9A-Fa-f:.]+\])$")
 
 
-class InvalidUpdate(Exception):
-    """The request cannot be applied; nothing has been changed."""
+WRONG_URL = "WRONG_URL"
+WRONG_PARAMETER = "WRONG_PARAMETER"
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+
+class InvalidUpdate(Exception):
+    """The request cannot be applied; nothing has been changed. `code` is WRONG_URL (a URL
+    that cannot be fetched) or WRONG_PARAMETER (a request that makes no sense)."""
+
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.status = status
         self.code = code
         self.message = message
 
@@ -88,7 +92,7 @@ def _source(field: str, image_url: str | None, video_url: str | None) -> MediaSo
     urls: dict[str, str | None] = {"imageUrl": image_url or None, "videoUrl": video_url or None}
     for name, url in urls.items():
         if url is not None and (reason := wrong_url(f"{field}.{name}", url)) is not None:
-            raise InvalidUpdate(422, "WRONG_URL", reason)
+            raise InvalidUpdate(WRONG_URL, reason)
     return MediaSource(urls["imageUrl"], urls["videoUrl"])
 
 
@@ -102,8 +106,7 @@ def build_update(
     gallery = gallery or ()
     if len(gallery) > max_gallery_items:
         raise InvalidUpdate(
-            400,
-            "WRONG_PARAMETER",
+            WRONG_PARAMETER,
             f"galleryMedia has {len(gallery)} items; at most {max_gallery_items} are allowed",
         )
     main_source = None if main is None else _source("mainMedia", *main)
@@ -112,7 +115,7 @@ def build_update(
         item = _source(f"galleryMedia[{index}]", image_url, video_url)
         if item.is_empty:
             raise InvalidUpdate(
-                400, "WRONG_PARAMETER", f"galleryMedia[{index}] has neither imageUrl nor videoUrl"
+                WRONG_PARAMETER, f"galleryMedia[{index}] has neither imageUrl nor videoUrl"
             )
         items.append(item)
     if main_source is not None and main_source.is_empty:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import anyio
 
+from product_media import metrics
+from product_media.domain.blob_keys import blob_key
 from product_media.domain.media import Blob, ImageFiles
 from product_media.domain.plan import (
     DOWNLOAD_IMAGE_FAILED,
@@ -26,9 +30,10 @@ from product_media.ingest.images import (
     render_image,
 )
 from product_media.ingest.memory_budget import MemoryBudget
-from product_media.storage.blobs import blob_key
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Writes a set of new blobs {key: bytes} so that nothing collects them before the commit.
 PutBlobs = Callable[[dict[str, bytes]], Awaitable[None]]
@@ -81,20 +86,41 @@ class Pipeline:
         self._decode_memory = MemoryBudget(limits.decode_memory)
 
     async def _image(self, url: str, put: PutBlobs) -> Outcome:
+        busy = [0.0]  # seconds of processing, waits for a worker or the budget excluded
+
+        def timed(work: Callable[[], T]) -> Callable[[], T]:
+            def run() -> T:
+                started = time.perf_counter()
+                try:
+                    return work()
+                finally:
+                    busy[0] += time.perf_counter() - started
+
+            return run
+
         try:
             fetched = await self._fetcher.fetch(url, self._limits.image_fetch)
             data = fetched.content
+            metrics.FETCHED_BYTES.inc(len(data))
             inspected = await anyio.to_thread.run_sync(
-                lambda: inspect_image(data, max_pixels=self._limits.max_pixels),
+                timed(lambda: inspect_image(data, max_pixels=self._limits.max_pixels)),
                 limiter=self._cpu,
             )
-            async with self._decode_memory.hold(inspected.decode_bytes):
-                processed = await anyio.to_thread.run_sync(
-                    lambda: render_image(data, inspected), limiter=self._cpu
-                )
+            held = min(inspected.decode_bytes, self._decode_memory.capacity)
+            async with self._decode_memory.hold(held):
+                metrics.DECODE_BUDGET_BYTES_IN_USE.inc(held)
+                try:
+                    processed = await anyio.to_thread.run_sync(
+                        timed(lambda: render_image(data, inspected)), limiter=self._cpu
+                    )
+                finally:
+                    metrics.DECODE_BUDGET_BYTES_IN_USE.dec(held)
         except (FetchError, ImageRejected) as exc:
             log.info("image source %s refused: %s", safe_url(url), exc)
             return Failure(DOWNLOAD_IMAGE_FAILED, f"{url}: {exc}")
+        finally:
+            if busy[0]:
+                metrics.PROCESSING_SECONDS.observe(busy[0])
         files, contents = _image_blobs(fetched.content, processed)
         await put(contents)
         return Ingested(files)
@@ -104,7 +130,8 @@ class Pipeline:
             return Failure(DOWNLOAD_VIDEO_FAILED, f"{url}: video sources are not supported yet")
         async with gate, self._in_flight:
             try:
-                return await self._image(url, put)
+                with metrics.SOURCES_IN_FLIGHT.track_inprogress():
+                    return await self._image(url, put)
             except Exception:
                 log.exception("image source %s failed unexpectedly", safe_url(url))
                 return Failure(DOWNLOAD_IMAGE_FAILED, f"{url}: could not be processed")

@@ -126,10 +126,34 @@ blob_claims = Table(
     Index("ix_blob_claims_owner", "owner"),
 )
 
-# One row per named lock; updating it serialises writers on SQLite and PostgreSQL alike.
-locks = Table(
-    "locks",
+# A blob being deleted right now: a claim on it waits until the mark is gone (the delete done).
+blob_marks = Table(
+    "blob_marks",
     metadata,
-    Column("name", String(32), primary_key=True),
-    Column("counter", BigInteger, nullable=False, server_default="0"),
+    Column("key", String(128), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    # Database time, epoch seconds: a mark older than a lease is a delete that never finished.
+    Column("marked_at", Float, nullable=False),
+    Index("ix_blob_marks_owner", "owner"),
+)
+
+# One row per running server process: it renews `renewed_at` (database time, epoch seconds)
+# while it lives; one that stops renewing for the owner lease is dead.
+owners = Table(
+    "owners",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False, server_default=""),
+    Column("pid", Integer, nullable=False, server_default="0"),
+    Column("started_at", Float, nullable=False),
+    Column("renewed_at", Float, nullable=False),
+)
+
+# Requests per token per minute window, summed over every server process (the rate limit).
+rate_counts = Table(
+    "rate_counts",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("window", BigInteger, primary_key=True, autoincrement=False),
+    Column("count", BigInteger, nullable=False, server_default="0"),
 )

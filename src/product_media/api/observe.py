@@ -1,0 +1,113 @@
+"""Every HTTP request gets a request id (kept in the log context and sent back as X-Request-Id),
+one access log line and its metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from product_media import logs, metrics
+
+access_log = logging.getLogger("product_media.access")
+
+_HEADER = b"x-request-id"
+_WELL_FORMED_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Any other method name would be a label value of its own, chosen by the client.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# nginx's status for a request whose client left before it was answered.
+CLIENT_CLOSED = 499
+# The path is percent-decoded: a %0A in it must not start a forged log line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name.lower() == _HEADER:
+            text = value.decode("latin-1")
+            return text if _WELL_FORMED_ID.fullmatch(text) else None
+    return None
+
+
+def _route(scope: Scope) -> str:
+    """The template of the route that answered; the raw path would make a series per id."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else "other"
+
+
+def _printable(path: str) -> str:
+    return _CONTROL.sub(lambda char: f"\\x{ord(char[0]):02x}", path)
+
+
+class Observe:
+    """Pure ASGI middleware; outermost (see `install`), so it sees every answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _incoming_id(scope) or uuid.uuid4().hex
+        id_header = (_HEADER, rid.encode("ascii"))
+        sent_status: int | None = None
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal sent_status
+            if message["type"] == "http.response.start":
+                sent_status = message["status"]
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", ())
+                    if name.lower() != _HEADER
+                ]
+                message = {**message, "headers": [*headers, id_header]}
+            await send(message)
+
+        token = logs.request_id.set(rid)
+        start = time.perf_counter()
+        failed = False
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            failed = True
+            raise
+        finally:
+            status = 500 if failed else (sent_status or CLIENT_CLOSED)
+            _record(scope, status, time.perf_counter() - start)
+            logs.request_id.reset(token)
+
+
+def _record(scope: Scope, status: int, seconds: float) -> None:
+    method: str = scope["method"]
+    label = method if method in _METHODS else "other"
+    route = _route(scope)
+    metrics.HTTP_REQUESTS.labels(route=route, method=label, status=str(status)).inc()
+    metrics.HTTP_REQUEST_SECONDS.labels(route=route, method=label).observe(seconds)
+    # scope["path"] never holds the query string, where legacy clients put their token.
+    path = _printable(scope["path"])
+    duration_ms = round(seconds * 1000, 1)
+    access_log.info(
+        "%s %s %d %.1fms",
+        method,
+        path,
+        status,
+        duration_ms,
+        extra={"method": method, "path": path, "status": status, "duration_ms": duration_ms},
+    )
+
+
+def install(app: Starlette) -> None:
+    """Wrap the whole middleware stack of `app` in Observe. `app.add_middleware` would put it
+    inside Starlette's ServerErrorMiddleware, whose 500 answers would then lack X-Request-Id."""
+    build = app.build_middleware_stack
+
+    def build_observed() -> ASGIApp:
+        return Observe(build())
+
+    app.build_middleware_stack = build_observed  # type: ignore[method-assign]

@@ -1,0 +1,126 @@
+"""How the process logs: text with timestamps or one JSON object a line, each record carrying
+the id of the request it was written for."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+LogFormat = Literal["text", "json"]
+
+# Set by the api.observe middleware for the length of one request.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# What the access line passes as `extra`; JSON logs give them as fields of their own.
+ACCESS_FIELDS = ("method", "path", "status", "duration_ms")
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the request id of the context that wrote it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+def _timestamp(created: float) -> str:
+    moment = datetime.fromtimestamp(created, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> str | None:
+    # Cached on the record like logging.Formatter does, so several handlers format it once.
+    if record.exc_info and not record.exc_text:
+        record.exc_text = formatter.formatException(record.exc_info)
+    return record.exc_text or None
+
+
+class TextFormatter(logging.Formatter):
+    """`2025-06-11T09:15:02.123Z INFO logger: message request_id=...`, then any traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{_timestamp(record.created)} {record.levelname} {record.name}: "
+        line += record.getMessage()
+        rid = getattr(record, "request_id", None)
+        if rid:
+            line += f" request_id={rid}"
+        parts = [line]
+        exception = _exception_text(self, record)
+        if exception:
+            parts.append(exception)
+        if record.stack_info:
+            parts.append(self.formatStack(record.stack_info))
+        return "\n".join(parts)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": _timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = getattr(record, "request_id", None)
+        if rid:
+            entry["request_id"] = rid
+        for field in ACCESS_FIELDS:
+            if hasattr(record, field):
+                entry[field] = getattr(record, field)
+        exception = _exception_text(self, record)
+        if exception:
+            entry["exc_info"] = exception
+        if record.stack_info:
+            entry["stack_info"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=str)
+
+
+_FORMATTERS: dict[LogFormat, type[logging.Formatter]] = {
+    "text": TextFormatter,
+    "json": JsonFormatter,
+}
+
+
+def uvicorn_log_config(log_format: LogFormat) -> dict[str, Any]:
+    """A `logging.config.dictConfig` for the whole process, also fit for `uvicorn.run(log_config=)`
+    so that each worker process configures itself the same way."""
+    return {
+        "version": 1,
+        # Module loggers exist already (created at import): they must keep working.
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"default": {"()": _FORMATTERS[log_format]}},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "default",
+                "filters": ["request_id"],
+            },
+            "discard": {"class": "logging.NullHandler"},
+        },
+        "root": {"level": "INFO", "handlers": ["default"]},
+        "loggers": {
+            # uvicorn's own handlers go: its records reach the root handler like everyone's.
+            "uvicorn": {"level": "INFO", "propagate": True},
+            "uvicorn.error": {"level": "INFO", "propagate": True},
+            # api.observe writes the access line, without the query string uvicorn's has.
+            "uvicorn.access": {"handlers": ["discard"], "propagate": False},
+            "alembic": {"level": "WARNING"},
+            # httpx logs every request's full URL, and source query strings may carry secrets.
+            "httpx": {"level": "WARNING"},
+            # libvips narrates every thumbnail at INFO; its warnings still come through.
+            "pyvips": {"level": "WARNING"},
+        },
+    }
+
+
+def configure_logging(log_format: LogFormat) -> None:
+    """Log the whole process in `log_format` to stderr, at INFO."""
+    logging.config.dictConfig(uvicorn_log_config(log_format))

@@ -1,0 +1,97 @@
+"""Use cases on a product's media: replace it from URLs (PUT .../media)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Collection
+
+import anyio
+from anyio.to_thread import run_sync
+
+from product_media import metrics
+from product_media.domain.media import MediaSet
+from product_media.domain.media_update import MediaUpdate
+from product_media.domain.plan import UpdateResults, plan, wanted_sources
+from product_media.service.blob_lifetimes import collect, write_claimed
+from product_media.service.errors import ProductNotFound, UpdateInterrupted
+from product_media.service.ports import Ingest, Storage
+from product_media.storage.ports import ClaimLost
+
+log = logging.getLogger(__name__)
+
+
+async def collect_after(storage: Storage, keys: Collection[str]) -> int:
+    """Delete what a commit stopped using; shielded, so a cancelled request still cleans up
+    (and what a crash interrupts, the sweep finds)."""
+    with anyio.CancelScope(shield=True):
+        removed = await run_sync(collect, storage.ledger, storage.blobs, storage.owner, keys)
+    return removed
+
+
+async def _discard(storage: Storage, claim: str, written: set[str]) -> None:
+    """Drop what an unfinished update wrote (also what a lost claim no longer names)."""
+    with anyio.CancelScope(shield=True):
+        keys = await run_sync(storage.ledger.release, claim)
+        await collect_after(storage, keys | written)
+
+
+async def update_media(
+    storage: Storage, ingest: Ingest, store_id: int, product_id: int, update: MediaUpdate
+) -> UpdateResults:
+    """Ingest the update's sources, then commit the planned media set in one transaction.
+
+    Raises ProductNotFound (also when the product is deleted mid-way) and UpdateInterrupted.
+    """
+    with metrics.MEDIA_UPDATE_SECONDS.time():
+        results = await _update_media(storage, ingest, store_id, product_id, update)
+    metrics.MEDIA_UPDATES.inc()
+    for item in ([results.main] if results.main is not None else []) + [*results.gallery]:
+        metrics.record_item(item.success, item.error_code)
+    return results
+
+
+async def _update_media(
+    storage: Storage, ingest: Ingest, store_id: int, product_id: int, update: MediaUpdate
+) -> UpdateResults:
+    if not await run_sync(storage.catalog.product_exists, store_id, product_id):
+        raise ProductNotFound(product_id)
+    claim = uuid.uuid4().hex
+    written: set[str] = set()
+
+    async def put(contents: dict[str, bytes]) -> None:
+        written.update(contents)
+        await run_sync(
+            lambda: write_claimed(storage.ledger, storage.blobs, claim, storage.owner, contents)
+        )
+
+    def decide(current: MediaSet) -> tuple[MediaSet, UpdateResults]:
+        return plan(current, update, fetched)
+
+    try:
+        fetched = await ingest.run(wanted_sources(update), put)
+        committed = await run_sync(
+            storage.catalog.update_media, store_id, product_id, claim, decide
+        )
+    except ClaimLost as exc:
+        await _discard(storage, claim, written)
+        raise UpdateInterrupted(str(exc)) from exc
+    except BaseException:
+        await _discard(storage, claim, written)
+        raise
+    if committed is None:
+        await _discard(storage, claim, written)
+        raise ProductNotFound(product_id)
+    results, garbage = committed
+    removed = await collect_after(storage, garbage)
+    items = [results.main] if results.main is not None else []
+    items.extend(results.gallery)
+    log.info(
+        "media update of product %d in store %d: %d of %d items stored, %d files removed",
+        product_id,
+        store_id,
+        sum(item.success for item in items),
+        len(items),
+        removed,
+    )
+    return results

@@ -1,0 +1,32 @@
+"""What the use cases are handed: the storage ports of one deployment, and ingest."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from product_media.domain.plan import Outcome
+from product_media.storage.ports import BlobLedger, BlobStore, Catalog
+
+# Writes a set of new blobs {key: bytes} so that nothing collects them before the commit.
+PutBlobs = Callable[[dict[str, bytes]], Awaitable[None]]
+
+
+class Ingest(Protocol):
+    """Fetches and processes sources; every source gets an outcome, none raises."""
+
+    async def run(
+        self, sources: Iterable[tuple[str, str]], put: PutBlobs
+    ) -> dict[tuple[str, str], Outcome]: ...
+
+
+@dataclass(frozen=True)
+class Storage:
+    """The catalog, its ledger of blob lifetimes and the blob store, as this process (`owner`,
+    whose lease keeps its claims and marks) uses them."""
+
+    catalog: Catalog
+    ledger: BlobLedger
+    blobs: BlobStore
+    owner: str

@@ -1,0 +1,254 @@
+"""Rows to the media model and back: how a product's MediaSet is loaded and saved."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, Row, delete, func, insert, or_, select, update
+
+from product_media.domain.media import (
+    Alt,
+    Blob,
+    Image,
+    ImageFiles,
+    MediaSet,
+    Video,
+    VideoFiles,
+)
+from product_media.domain.product import Product
+from product_media.storage.tables import (
+    blob_refs,
+    gallery_items,
+    images,
+    products,
+    videos,
+)
+
+
+def new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None, "an insert of one row has a primary key"
+    return int(key[0])
+
+
+def load_products(conn: Connection, rows: Sequence[Row[Any]]) -> list[Product]:
+    """The products of `rows`, each with its whole media set (a fixed number of queries)."""
+    media = _load_media(conn, rows)
+    return [
+        Product(
+            id=row.id,
+            store_id=row.store_id,
+            name=row.name,
+            sku=row.sku,
+            price=row.price,
+            media=media[row.id],
+        )
+        for row in rows
+    ]
+
+
+def _image_files(refs: list[Row[Any]], width: int, height: int) -> ImageFiles:
+    by_role = {ref.role: Blob(ref.key, ref.content_type) for ref in refs}
+    original = by_role.pop("original")
+    return ImageFiles(
+        original=original,
+        width=width,
+        height=height,
+        derived={
+            int(role): blob for role, blob in sorted(by_role.items(), key=lambda r: int(r[0]))
+        },
+    )
+
+
+def _load_media(conn: Connection, rows: Sequence[Row[Any]]) -> dict[int, MediaSet]:
+    ids = [row.id for row in rows]
+    image_rows = conn.execute(select(images).where(images.c.product_id.in_(ids))).all()
+    video_rows = conn.execute(select(videos).where(videos.c.product_id.in_(ids))).all()
+    image_refs: dict[int, list[Row[Any]]] = defaultdict(list)
+    video_refs: dict[int, list[Row[Any]]] = defaultdict(list)
+    image_ids = [r.id for r in image_rows]
+    video_ids = [r.id for r in video_rows]
+    if image_ids or video_ids:
+        ref_rows = conn.execute(
+            select(blob_refs).where(
+                or_(blob_refs.c.image_id.in_(image_ids), blob_refs.c.video_id.in_(video_ids))
+            )
+        ).all()
+        for ref in ref_rows:
+            if ref.image_id is not None:
+                image_refs[ref.image_id].append(ref)
+            else:
+                video_refs[ref.video_id].append(ref)
+    files = {r.id: _image_files(image_refs[r.id], r.width, r.height) for r in image_rows}
+    all_images = {r.id: Image(files=files[r.id], id=r.id, alt=_alt(r.alt)) for r in image_rows}
+    all_videos = {}
+    for r in video_rows:
+        file_refs = video_refs[r.id]
+        source = VideoFiles(
+            url=r.url,
+            file=Blob(file_refs[0].key, file_refs[0].content_type) if file_refs else None,
+            provider_name=r.provider_name,
+            title=r.title,
+            cover=files.get(r.cover_image_id) if r.cover_image_id is not None else None,
+        )
+        all_videos[r.id] = Video(source=source, id=r.id, cover_id=r.cover_image_id)
+    gallery: dict[int, list[Image | Video]] = defaultdict(list)
+    item_rows = conn.execute(
+        select(gallery_items)
+        .where(gallery_items.c.product_id.in_(ids))
+        .order_by(gallery_items.c.product_id, gallery_items.c.position)
+    ).all()
+    for item in item_rows:
+        if item.image_id is not None:
+            gallery[item.product_id].append(all_images[item.image_id])
+        else:
+            gallery[item.product_id].append(all_videos[item.video_id])
+    return {
+        row.id: MediaSet(
+            main_image=all_images.get(row.main_image_id) if row.main_image_id else None,
+            main_video=all_videos.get(row.main_video_id) if row.main_video_id else None,
+            gallery=tuple(gallery[row.id]),
+        )
+        for row in rows
+    }
+
+
+def _alt(value: Any) -> Alt | None:
+    if not isinstance(value, dict):
+        return None
+    return Alt(main=str(value.get("main", "")), translated=dict(value.get("translated") or {}))
+
+
+def _insert_image(
+    conn: Connection, store_id: int, product_id: int, image: ImageFiles, alt: Alt | None
+) -> int:
+    alt_value = None if alt is None else {"main": alt.main, "translated": dict(alt.translated)}
+    image_id = new_id(
+        conn.execute(
+            insert(images).values(
+                store_id=store_id,
+                product_id=product_id,
+                width=image.width,
+                height=image.height,
+                alt=alt_value,
+            )
+        )
+    )
+    refs = [
+        {"role": "original", "key": image.original.key, "content_type": image.original.content_type}
+    ]
+    refs += [
+        {"role": str(size), "key": blob.key, "content_type": blob.content_type}
+        for size, blob in image.derived.items()
+    ]
+    conn.execute(insert(blob_refs), [dict(ref, image_id=image_id) for ref in refs])
+    return image_id
+
+
+def _stored(
+    conn: Connection, store_id: int, product_id: int, item: Image | Video
+) -> tuple[str, int]:
+    """Insert `item` unless the catalog has it already; returns its kind and id."""
+    if isinstance(item, Image):
+        if item.id is not None:
+            return "image", item.id
+        return "image", _insert_image(conn, store_id, product_id, item.files, item.alt)
+    if item.id is not None:
+        return "video", item.id
+    source = item.source
+    cover_id = (
+        _insert_image(conn, store_id, product_id, source.cover, None) if source.cover else None
+    )
+    video_id = new_id(
+        conn.execute(
+            insert(videos).values(
+                store_id=store_id,
+                product_id=product_id,
+                url=source.url,
+                provider_name=source.provider_name,
+                title=source.title,
+                cover_image_id=cover_id,
+            )
+        )
+    )
+    if source.file is not None:
+        conn.execute(
+            insert(blob_refs).values(
+                role="file",
+                key=source.file.key,
+                content_type=source.file.content_type,
+                video_id=video_id,
+            )
+        )
+    return "video", video_id
+
+
+def _ids(media: MediaSet) -> tuple[set[int], set[int]]:
+    image_ids: set[int] = set()
+    video_ids: set[int] = set()
+    for item in media.items():
+        if isinstance(item, Image) and item.id is not None:
+            image_ids.add(item.id)
+        elif isinstance(item, Video) and item.id is not None:
+            video_ids.add(item.id)
+            if item.cover_id is not None:
+                image_ids.add(item.cover_id)
+    return image_ids, video_ids
+
+
+def _delete_images_and_videos(
+    conn: Connection, image_ids: Iterable[int], video_ids: Iterable[int]
+) -> None:
+    image_ids, video_ids = list(image_ids), list(video_ids)
+    if video_ids:
+        conn.execute(delete(blob_refs).where(blob_refs.c.video_id.in_(video_ids)))
+        conn.execute(delete(videos).where(videos.c.id.in_(video_ids)))
+    if image_ids:
+        conn.execute(delete(blob_refs).where(blob_refs.c.image_id.in_(image_ids)))
+        conn.execute(delete(images).where(images.c.id.in_(image_ids)))
+
+
+def delete_media_rows(conn: Connection, product_ids: list[int]) -> None:
+    conn.execute(delete(gallery_items).where(gallery_items.c.product_id.in_(product_ids)))
+    image_ids = conn.execute(
+        select(images.c.id).where(images.c.product_id.in_(product_ids))
+    ).scalars()
+    video_ids = conn.execute(
+        select(videos.c.id).where(videos.c.product_id.in_(product_ids))
+    ).scalars()
+    _delete_images_and_videos(conn, list(image_ids), list(video_ids))
+
+
+def save_media(
+    conn: Connection, store_id: int, product_id: int, current: MediaSet, new: MediaSet
+) -> None:
+    old_images, old_videos = _ids(current)
+    kept_images, kept_videos = _ids(new)
+    conn.execute(delete(gallery_items).where(gallery_items.c.product_id == product_id))
+    _delete_images_and_videos(conn, old_images - kept_images, old_videos - kept_videos)
+    main_image_id = (
+        _stored(conn, store_id, product_id, new.main_image)[1] if new.main_image else None
+    )
+    main_video_id = (
+        _stored(conn, store_id, product_id, new.main_video)[1] if new.main_video else None
+    )
+    rows = []
+    for position, item in enumerate(new.gallery, start=1):
+        kind, item_id = _stored(conn, store_id, product_id, item)
+        rows.append(
+            {
+                "product_id": product_id,
+                "position": position,
+                "image_id": item_id if kind == "image" else None,
+                "video_id": item_id if kind == "video" else None,
+            }
+        )
+    if rows:
+        conn.execute(insert(gallery_items), rows)
+    conn.execute(
+        update(products)
+        .where(products.c.id == product_id)
+        .values(main_image_id=main_image_id, main_video_id=main_video_id, updated_at=func.now())
+    )

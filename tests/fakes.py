@@ -1,0 +1,261 @@
+"""In-memory stand-ins for the storage ports, for fast tests of the service layer.
+
+They keep the same promises as the real adapters (one lock stands for a transaction), so a
+use case behaves the same on them; the contract tests hold the real adapters to those promises.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+from product_media.domain.access import Grant, TokenKind
+from product_media.domain.media import Image, MediaSet, Video
+from product_media.domain.product import Product
+from product_media.storage.byte_ranges import resolve
+from product_media.storage.ports import ByteRange, ClaimLost, OpenedBlob
+
+T = TypeVar("T")
+
+
+class FakeCatalog:
+    """Stores, tokens, products and the ledger of blob lifetimes, in dictionaries."""
+
+    def __init__(self, alive: Callable[[str], bool] = lambda owner: True) -> None:
+        self._lock = threading.RLock()
+        self._alive = alive
+        self.stores: dict[int, str] = {}
+        self.grants: dict[str, Grant] = {}
+        self.products: dict[int, Product] = {}
+        self.claims: dict[str, set[tuple[str, str]]] = {}  # claim -> {(owner, key)}
+        self.marks: dict[str, str] = {}  # key -> owner
+        self._next_id = 1
+        # Called inside update_media's "transaction", before it reads: for races in tests.
+        self.before_update: Callable[[], None] = lambda: None
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    # -- stores, tokens, products
+
+    def create_store(self, name: str) -> int:
+        with self._lock:
+            store_id = self._new_id()
+            self.stores[store_id] = name
+            return store_id
+
+    def store_exists(self, store_id: int) -> bool:
+        return store_id in self.stores
+
+    def add_token(self, store_id: int, hashed: str, kind: TokenKind, scopes: Iterable[str]) -> None:
+        self.grants[hashed] = Grant(store_id, kind, frozenset(scopes))
+
+    def find_grant(self, hashed: str) -> tuple[str, Grant] | None:
+        grant = self.grants.get(hashed)
+        return None if grant is None else (hashed, grant)
+
+    def create_product(self, store_id: int, name: str, sku: str | None, price: float) -> int:
+        with self._lock:
+            product_id = self._new_id()
+            self.products[product_id] = Product(product_id, store_id, name, sku, price)
+            return product_id
+
+    def product_exists(self, store_id: int, product_id: int) -> bool:
+        return self.get_product(store_id, product_id) is not None
+
+    def get_product(self, store_id: int, product_id: int) -> Product | None:
+        product = self.products.get(product_id)
+        return product if product is not None and product.store_id == store_id else None
+
+    def list_products(
+        self, store_id: int, *, offset: int, limit: int, sku: str | None, keyword: str | None
+    ) -> tuple[int, list[Product]]:
+        found = [
+            p
+            for _, p in sorted(self.products.items())
+            if p.store_id == store_id
+            and (sku is None or p.sku == sku)
+            and (not keyword or keyword.lower() in f"{p.name}\n{p.sku or ''}".lower())
+        ]
+        return len(found), found[offset : offset + limit]
+
+    def delete_product(self, store_id: int, product_id: int) -> frozenset[str] | None:
+        with self._lock:
+            product = self.get_product(store_id, product_id)
+            if product is None:
+                return None
+            del self.products[product_id]
+            return product.media.blob_keys()
+
+    def update_media(
+        self,
+        store_id: int,
+        product_id: int,
+        claim: str,
+        decide: Callable[[MediaSet], tuple[MediaSet, T]],
+    ) -> tuple[T, frozenset[str]] | None:
+        with self._lock:
+            self.before_update()
+            product = self.get_product(store_id, product_id)
+            if product is None:
+                return None
+            current = product.media
+            new, outcome = decide(current)
+            held = {key for _, key in self.claims.get(claim, set())}
+            if new.blob_keys() - current.blob_keys() - held:
+                raise ClaimLost(claim)
+            released = frozenset(held)
+            self.claims.pop(claim, None)
+            self.products[product_id] = replace(product, media=self._with_ids(new))
+            return outcome, (current.blob_keys() | released) - new.blob_keys()
+
+    def _with_ids(self, media: MediaSet) -> MediaSet:
+        def stored(item: Image | Video) -> Image | Video:
+            if item.id is not None:
+                return item
+            if isinstance(item, Image):
+                return replace(item, id=self._new_id())
+            cover_id = self._new_id() if item.source.cover is not None else None
+            return replace(item, id=self._new_id(), cover_id=cover_id)
+
+        main_image = stored(media.main_image) if media.main_image else None
+        main_video = stored(media.main_video) if media.main_video else None
+        assert main_image is None or isinstance(main_image, Image)
+        assert main_video is None or isinstance(main_video, Video)
+        return MediaSet(main_image, main_video, tuple(stored(i) for i in media.gallery))
+
+    # -- the ledger
+
+    def _referenced(self) -> set[str]:
+        return {key for p in self.products.values() for key in p.media.blob_keys()}
+
+    def _claimed(self) -> set[str]:
+        return {key for held in self.claims.values() for _, key in held}
+
+    def claim(self, claim: str, owner: str, keys: Collection[str]) -> frozenset[str]:
+        with self._lock:
+            self.claims.setdefault(claim, set()).update((owner, key) for key in keys)
+            return self.being_deleted(keys)
+
+    def being_deleted(self, keys: Collection[str]) -> frozenset[str]:
+        with self._lock:
+            return frozenset(k for k in keys if k in self.marks and self._alive(self.marks[k]))
+
+    def release(self, claim: str) -> frozenset[str]:
+        with self._lock:
+            return frozenset(key for _, key in self.claims.pop(claim, set()))
+
+    def mark_garbage(self, keys: Collection[str], owner: str) -> frozenset[str]:
+        with self._lock:
+            used = self._referenced() | self._claimed() | self.being_deleted(keys)
+            garbage = frozenset(set(keys) - used)
+            for key in garbage:
+                self.marks[key] = owner
+            return garbage
+
+    def unmark(self, keys: Collection[str], owner: str) -> None:
+        with self._lock:
+            for key in keys:
+                if self.marks.get(key) == owner:
+                    del self.marks[key]
+
+    def state_owners(self) -> set[str]:
+        with self._lock:
+            owners = {owner for held in self.claims.values() for owner, _ in held}
+            return owners | set(self.marks.values())
+
+    def drop_owner_state(self, dead: Collection[str]) -> None:
+        with self._lock:
+            for claim, held in list(self.claims.items()):
+                held -= {(o, k) for o, k in held if o in dead}
+                if not held:
+                    del self.claims[claim]
+            for key, owner in list(self.marks.items()):
+                if owner in dead:
+                    del self.marks[key]
+
+    def migrate(self) -> None:
+        pass
+
+    def ping(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class FakeBlobStore:
+    """Blobs in a dictionary. `fail_put` makes puts of matching keys raise."""
+
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    fail_put: Callable[[str], bool] = lambda key: False
+    puts: list[str] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    partial: dict[str, set[str]] = field(default_factory=dict)  # owner -> temp names
+
+    def put(self, key: str, content: bytes) -> None:
+        if self.fail_put(key):
+            raise OSError(f"cannot write {key}")
+        self.puts.append(key)
+        self.blobs.setdefault(key, content)
+
+    def open(self, key: str, byte_range: ByteRange | None = None) -> OpenedBlob | None:
+        content = self.blobs.get(key)
+        if content is None:
+            return None
+        size = len(content)
+        start, end = (0, size - 1) if byte_range is None else resolve(byte_range, size)
+        return OpenedBlob(size, start, end, iter([content[start : end + 1]]), lambda: None)
+
+    def exists(self, key: str) -> bool:
+        return key in self.blobs
+
+    def delete(self, key: str) -> None:
+        self.deletes.append(key)
+        self.blobs.pop(key, None)
+
+    def keys(self) -> Iterator[str]:
+        return iter(sorted(self.blobs))
+
+    def partial_write_owners(self) -> set[str]:
+        return {owner for owner, names in self.partial.items() if names}
+
+    def clear_partial_writes(self, owners: Iterable[str]) -> None:
+        for owner in owners:
+            self.partial.pop(owner, None)
+
+    def ping(self) -> None:
+        pass
+
+
+@dataclass
+class FakeLeases:
+    alive: set[str] = field(default_factory=set)
+    rows: set[str] = field(default_factory=set)
+
+    def register(self, owner: str) -> None:
+        self.alive.add(owner)
+        self.rows.add(owner)
+
+    def renew(self, owner: str) -> bool:
+        return owner in self.rows
+
+    def end(self, owner: str) -> None:
+        self.alive.discard(owner)
+        self.rows.discard(owner)
+
+    def known(self) -> set[str]:
+        return set(self.rows)
+
+    def dead(self, candidates: Collection[str]) -> set[str]:
+        return {owner for owner in candidates if owner not in self.alive}
+
+    def forget(self, dead: Collection[str]) -> None:
+        self.rows -= set(dead)
+
+    def is_alive(self, owner: str) -> bool:
+        return owner in self.alive
