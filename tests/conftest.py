@@ -49,13 +49,13 @@ def aws_session_env() -> Iterator[None]:
         yield
 
 
-def scaled_backend(postgresql_url: str, s3_endpoint: str) -> Backend:
+def scaled_backend(database: str, endpoint: str) -> Backend:
     """PostgreSQL and a fresh bucket on the S3 stand-in (the moto server)."""
     return Backend(
         "postgresql+s3",
-        database_url=postgresql_url,
+        database_url=database,
         blob_url=f"s3://{fresh_bucket_name()}/media",
-        s3_endpoint_url=s3_endpoint,
+        s3_endpoint_url=endpoint,
     )
 
 

@@ -7,13 +7,14 @@ use case behaves the same on them; the contract tests hold the real adapters to 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from product_media.domain.access import Grant, TokenKind
 from product_media.domain.media import Image, MediaSet, Video
 from product_media.domain.product import Product
+from product_media.ingest.fetcher import Fetched, FetchError, FetchLimits
 from product_media.storage.byte_ranges import resolve
 from product_media.storage.ports import ByteRange, ClaimLost, OpenedBlob
 
@@ -259,3 +260,23 @@ class FakeLeases:
 
     def is_alive(self, owner: str) -> bool:
         return owner in self.alive
+
+
+@dataclass
+class FakeFetcher:
+    """Serves bytes by URL; `hooks` run (and may block) before a URL's answer."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    hooks: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    fetched: list[str] = field(default_factory=list)
+
+    async def fetch(self, url: str, limits: FetchLimits) -> Fetched:
+        self.fetched.append(url)
+        if url in self.hooks:
+            await self.hooks[url]()
+        if url not in self.files:
+            raise FetchError("HTTP 404 from source")
+        return Fetched(url, self.files[url])
+
+    async def aclose(self) -> None:
+        pass

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from sqlalchemy import select
 
 from product_media.storage.tables import tokens
+from tests.databases import REDIS_URL, require_redis
 from tests.inprocess import ROUTER, Backend, InProcessService, running
 from tests.service import cli
 
@@ -28,7 +28,9 @@ def test_missing_token(service: InProcessService, store: tuple[int, str]) -> Non
     "header",
     ["Bearer", "Basic abc", "secret_nothing", "Bearer secret_unknown", "Token x"],
 )
-def test_bad_authorization_header(service: InProcessService, store: tuple[int, str], header: str) -> None:
+def test_bad_authorization_header(
+    service: InProcessService, store: tuple[int, str], header: str
+) -> None:
     headers = {"Authorization": header}
     with httpx.Client(base_url=service.url, headers=headers, transport=ROUTER) as client:
         _error(client.get(f"/api/v3/{store[0]}/products"), 403, "INVALID_API_TOKEN")
@@ -119,8 +121,13 @@ def test_tokens_are_stored_hashed(service: InProcessService, store: tuple[int, s
         assert secret.encode() not in database.read_bytes()
 
 
-def test_rate_limit(tmp_path, backend: Backend) -> None:
-    with running(InProcessService(tmp_path / "data", backend, rate_limit_per_minute=5)) as svc:
+@pytest.mark.parametrize("shared_in", ["database", "redis"])
+def test_rate_limit(tmp_path, backend: Backend, shared_in: str) -> None:
+    options: dict[str, object] = {"rate_limit_per_minute": 5}
+    if shared_in == "redis":
+        require_redis()
+        options["redis_url"] = REDIS_URL
+    with running(InProcessService(tmp_path / "data", backend, **options)) as svc:
         store_id, token = svc.new_store()
         _, other_token = svc.new_store()
         with svc.client(token) as client:

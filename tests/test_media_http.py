@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 import pyvips
 
+from tests.inprocess import ROUTER, InProcessService
 from tests.media_factory import (
     gif,
     gif_bomb,
@@ -40,7 +41,6 @@ from tests.media_factory import (
     webp,
     webp_bomb,
 )
-from tests.inprocess import ROUTER, InProcessService
 from tests.service import loopback_service
 from tests.source_server import SourceServer
 

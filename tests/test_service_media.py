@@ -5,45 +5,24 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import anyio
 import pytest
 
 from product_media.domain.media_update import MediaSource, MediaUpdate
 from product_media.domain.plan import DOWNLOAD_IMAGE_FAILED, ItemResult
-from product_media.ingest.fetcher import Fetched, FetchError, FetchLimits
+from product_media.ingest.fetcher import FetchLimits
 from product_media.ingest.pipeline import IngestLimits, Pipeline
 from product_media.service import media, products
 from product_media.service.blob_lifetimes import collect, write_claimed
 from product_media.service.errors import ProductNotFound, UpdateInterrupted
 from product_media.service.ports import Storage
 from product_media.service.sweep import sweep
-from tests.fakes import FakeBlobStore, FakeCatalog, FakeLeases
+from tests.fakes import FakeBlobStore, FakeCatalog, FakeFetcher, FakeLeases
 from tests.media_factory import jpeg, png
 
 OWNER = "a" * 32
-
-
-@dataclass
-class FakeFetcher:
-    """Serves bytes by URL; `hooks` run (and may block) before a URL's answer."""
-
-    files: dict[str, bytes] = field(default_factory=dict)
-    hooks: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
-    fetched: list[str] = field(default_factory=list)
-
-    async def fetch(self, url: str, limits: FetchLimits) -> Fetched:
-        self.fetched.append(url)
-        if url in self.hooks:
-            await self.hooks[url]()
-        if url not in self.files:
-            raise FetchError("HTTP 404 from source")
-        return Fetched(url, self.files[url])
-
-    async def aclose(self) -> None:
-        pass
 
 
 @dataclass
@@ -147,8 +126,7 @@ def test_cancelled_mid_ingest_the_product_is_unchanged_and_nothing_is_left(world
     async def main() -> None:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(world.update, fast, (slow,))
-            while not fast_stored.is_set():
-                await anyio.sleep(0.01)
+            assert await anyio.to_thread.run_sync(fast_stored.wait, 10)
             await anyio.sleep(0.05)
             tasks.cancel_scope.cancel()
 
