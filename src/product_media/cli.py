@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import logging
+import contextlib
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ import click
 from pydantic import ValidationError
 
 from product_media import __version__
+from product_media.bootstrap import build_catalog
 from product_media.domain.access import (
     CATALOG_SCOPES,
     PUBLIC_SCOPES,
@@ -17,26 +20,46 @@ from product_media.domain.access import (
     parse_scopes,
     token_hash,
 )
+from product_media.logs import configure_logging, uvicorn_log_config
+from product_media.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 from product_media.settings import Settings
-from product_media.storage.catalog import Catalog, StoreExists, StoreMissing
+from product_media.storage.catalog import SqlCatalog, StoreExists, StoreMissing
+from product_media.storage.engine import UnsupportedDatabase
+
+
+def _given(overrides: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in overrides.items() if v is not None and v != ()}
 
 
 def _settings(**overrides: Any) -> Settings:
     """Settings from the environment, with the options given on the command line on top."""
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None and v != ()})
+        return Settings(**_given(overrides))
     except ValidationError as exc:
+        raise click.UsageError(_setting_problem(exc)) from exc
+
+
+def _setting_problem(exc: ValidationError) -> str:
+    """One line per bad setting, naming it as the environment and the command line do."""
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        lines.append(
+            f"bad setting PRODUCT_MEDIA_{name.upper()} (--{name.replace('_', '-')}): {error['msg']}"
+        )
+    return "\n".join(lines)
+
+
+def _catalog(settings: Settings) -> SqlCatalog:
+    try:
+        catalog = build_catalog(settings)
+    except UnsupportedDatabase as exc:
         raise click.UsageError(str(exc)) from exc
-
-
-def _catalog(settings: Settings) -> Catalog:
-    settings.data.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog(settings.catalog_url)
     catalog.migrate()
     return catalog
 
 
-def _create_token(catalog: Catalog, store_id: int, public: bool, scopes: frozenset[str]) -> str:
+def _create_token(catalog: SqlCatalog, store_id: int, public: bool, scopes: frozenset[str]) -> str:
     token = new_token("public" if public else "secret")
     catalog.add_token(store_id, token_hash(token), "public" if public else "secret", scopes)
     return token
@@ -93,25 +116,70 @@ def main() -> None:
     help="CIDR sources may be fetched from despite the policy; repeatable "
     "(PRODUCT_MEDIA_ALLOW_SOURCE_NETWORKS, comma-separated)",
 )
+@click.option(
+    "--blob-url", default=None, help="s3://bucket[/prefix] for every blob (PRODUCT_MEDIA_BLOB_URL)"
+)
+@click.option(
+    "--s3-endpoint-url",
+    default=None,
+    help="An S3-compatible server instead of AWS (PRODUCT_MEDIA_S3_ENDPOINT_URL)",
+)
+@click.option(
+    "--media-base-url",
+    default=None,
+    help="Hand out media URLs under this base, e.g. a CDN (PRODUCT_MEDIA_MEDIA_BASE_URL)",
+)
+@click.option(
+    "--redis-url", default=None, help="Redis for the shared rate limit (PRODUCT_MEDIA_REDIS_URL)"
+)
+@click.option(
+    "--workers", type=int, default=None, help="Worker processes [1] (PRODUCT_MEDIA_WORKERS)"
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="text or json [text] (PRODUCT_MEDIA_LOG_FORMAT)",
+)
 @click.option("--demo", is_flag=True, help="Create a demo store, token and product if none exist")
 def serve(demo: bool, allow_source_networks: tuple[str, ...], **options: Any) -> None:
     """Run the HTTP server."""
     if allow_source_networks:
         options["allow_source_networks"] = ",".join(allow_source_networks)
     settings = _settings(**options)
+    configure_logging(settings.log_format)
     if demo:
         _demo(settings)
     import uvicorn
 
-    from product_media.api.app import create_app
+    run: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": uvicorn_log_config(settings.log_format),
+        "access_log": False,
+        "log_level": "info",
+    }
+    if settings.workers == 1:
+        from product_media.api.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # httpx logs every request's full URL, and source query strings may carry secrets.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    # libvips narrates every thumbnail at INFO; its warnings still come through.
-    logging.getLogger("pyvips").setLevel(logging.WARNING)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(create_app(settings), **run)
+        return
+    # Workers are new processes that read their settings from the environment, so the
+    # options given here go there too; their metrics meet in one folder.
+    for name, value in _given(options).items():
+        os.environ[f"PRODUCT_MEDIA_{name.upper()}"] = str(value)
+    with contextlib.ExitStack() as stack:
+        folder = os.environ.get(MULTIPROC_ENV) or stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="product-media-metrics-")
+        )
+        prepare_multiprocess_dir(Path(folder))
+        os.environ[MULTIPROC_ENV] = folder
+        uvicorn.run(
+            "product_media.api.app:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            **run,
+        )
 
 
 @main.group()
@@ -164,3 +232,68 @@ def create_token(store_id: int, scopes: str, public: bool, **options: Any) -> No
         raise click.ClickException(str(exc)) from exc
     finally:
         catalog.close()
+
+
+class _Refused(click.ClickException):
+    """A migration that may not run: one line, exit status 2 (as for a usage error)."""
+
+    exit_code = 2
+
+
+@main.command("migrate")
+@click.option("--to-database-url", required=True, help="The target catalog's database URL")
+@click.option(
+    "--to-blob-url",
+    required=True,
+    help="The target blob store: s3://bucket[/prefix], file:///path or a folder path",
+)
+@click.option(
+    "--to-s3-endpoint-url",
+    default=None,
+    help="The target bucket's S3-compatible server [PRODUCT_MEDIA_S3_ENDPOINT_URL]",
+)
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="Source data folder")
+@click.option("--database-url", default=None, help="Source catalog database URL")
+def migrate_backend(
+    to_database_url: str, to_blob_url: str, to_s3_endpoint_url: str | None, **options: Any
+) -> None:
+    """Copy the catalog and every blob it uses to another, empty backend; resumable."""
+    # Kept with the one command that uses them.
+    from product_media.bootstrap import build_blobs
+    from product_media.storage import migration
+    from product_media.storage.engine import make_engine
+    from product_media.storage.ports import BlobStoreUnavailable
+
+    settings = _settings(**options)
+    try:
+        source = make_engine(settings.catalog_url)
+        target = make_engine(to_database_url)
+    except UnsupportedDatabase as exc:
+        raise click.UsageError(str(exc)) from exc
+
+    def progress(line: str) -> None:
+        click.echo(line, err=True)
+
+    try:
+        location = migration.blob_location(to_blob_url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to-blob-url") from exc
+    try:
+        migration.prepare_target(source, target, progress)
+        target_blobs = migration.target_blob_store(
+            location, to_s3_endpoint_url or settings.s3_endpoint_url
+        )
+        report = migration.copy_backend(
+            source, build_blobs(settings, owner=""), target, target_blobs, progress
+        )
+    except migration.MigrationRefused as exc:
+        raise _Refused(str(exc)) from exc
+    except (migration.MigrationFailed, BlobStoreUnavailable) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        source.dispose()
+        target.dispose()
+    click.echo(
+        f"migrated {report.rows['stores']} stores, {report.rows['tokens']} tokens, "
+        f"{report.rows['products']} products and {report.blobs} blobs"
+    )
