@@ -90,8 +90,8 @@ def temporary_database() -> Iterator[str]:
     name = f"product_media_test_{uuid.uuid4().hex[:16]}"
     _admin_execute(f'CREATE DATABASE "{name}"')
     try:
-        yield make_url(POSTGRESQL_ADMIN_URL).set(database=name).render_as_string(
-            hide_password=False
+        yield (
+            make_url(POSTGRESQL_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
         )
     finally:
         _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,10 +1,11 @@
 """Schemathesis against the running service, driven by the /openapi.json that service serves.
 
 Every operation gets the coverage cases schemathesis derives from the schema plus a bounded,
-seeded run of generated ones (valid and invalid), sent over HTTP to a real `product-media
-serve`. Every answer must be a non-5xx that the schema documents: status code, content type,
-headers and body; invalid input must be refused with a 4xx, and a 2xx must not survive a
-missing or unknown token.
+seeded run of generated ones (valid and invalid), sent over HTTP to the real app, served by
+uvicorn on a loopback port from a thread of this process (embedded backend: this is about the
+API, not storage). Every answer must be a non-5xx that the schema documents: status code,
+content type, headers and body; invalid input must be refused with a 4xx, and a 2xx must not
+survive a missing or unknown token.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
+from tests.inprocess import EMBEDDED
+from tests.inprocess_helpers import SocketService
 from tests.media_factory import html, jpeg, png
-from tests.service import Service, loopback_service
 from tests.source_server import SourceServer
 
 # Fixed, so that a failure found once is found again, on every run and on every machine.
@@ -68,7 +70,7 @@ CHECKS: list[CheckFunction] = [
 ]
 
 
-def _client(service: Service, token: str) -> httpx.Client:
+def _client(service: SocketService, token: str) -> httpx.Client:
     # No proxy from the environment: test traffic stays on loopback.
     return httpx.Client(
         base_url=service.url,
@@ -82,7 +84,7 @@ def _client(service: Service, token: str) -> httpx.Client:
 class Target:
     """What fuzzed requests are steered at, so that they get past the 403s and 404s."""
 
-    service: Service
+    service: SocketService
     store_id: int
     token: str
     product_ids: list[int]
@@ -112,14 +114,15 @@ def fuzz_sources() -> Iterator[SourceServer]:
 
 
 @pytest.fixture(scope="module")
-def fuzz_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    service = loopback_service(tmp_path_factory.mktemp("fuzz")).start()
+def fuzz_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SocketService]:
+    # Allowed to fetch from 127.0.0.1, where the sources are; rate limit off.
+    service = SocketService(tmp_path_factory.mktemp("fuzz"), EMBEDDED).start()
     yield service
     service.stop()
 
 
 @pytest.fixture(scope="module")
-def target(fuzz_service: Service, fuzz_sources: SourceServer) -> Target:
+def target(fuzz_service: SocketService, fuzz_sources: SourceServer) -> Target:
     store_id, token = fuzz_service.new_store()
     with _client(fuzz_service, token) as api:
         product_ids = [
@@ -180,7 +183,7 @@ def session() -> Iterator[requests.Session]:
 
 
 @pytest.fixture(scope="module")
-def api_schema(fuzz_service: Service) -> schemathesis.BaseSchema:
+def api_schema(fuzz_service: SocketService) -> schemathesis.BaseSchema:
     with httpx.Client(trust_env=False) as http:
         served = http.get(f"{fuzz_service.url}/openapi.json")
     assert served.status_code == 200, served.text

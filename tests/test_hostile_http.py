@@ -5,6 +5,8 @@ internet, and source servers on 127.0.0.1 and ::1 play internal hosts, which mus
 request however a URL spells their address. The other tests serve hostile files (or send them
 in hostile ways) from the outside host: each item must fail with a reason, or succeed where the
 file is a legitimate image, and the service must keep answering with the product unchanged.
+The service runs in this process, on the embedded backend: these tests are about the fetcher
+and the image pipeline, not storage.
 
 Nothing here leaves the loopback interface. Names are resolved from the hosts file only
 ("localhost"); spellings the system resolver would hand to a DNS server, and DNS answers that
@@ -32,6 +34,7 @@ import pyvips
 
 from product_media.ingest.address_policy import AddressPolicy, parse_networks
 from product_media.ingest.fetcher import Fetched, Fetcher, FetchError, FetchLimits
+from tests.inprocess import EMBEDDED, ROUTER, InProcessService
 from tests.media_factory import (
     OTHER_FRAME_GREEN,
     gif,
@@ -55,7 +58,6 @@ from tests.media_factory import (
     webp_with_icc,
     zip_archive,
 )
-from tests.service import Service
 from tests.source_server import SourceServer
 
 MAX_BYTES = 4_000_000
@@ -86,30 +88,29 @@ def inside() -> Iterator[dict[str, SourceServer]]:
 
 
 @pytest.fixture(scope="module")
-def hostile_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    service = Service(
+def hostile_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessService]:
+    service = InProcessService(
         tmp_path_factory.mktemp("hostile"),
-        "--allow-source-network",
-        "127.0.0.2/32",
-        env={
-            "PRODUCT_MEDIA_RATE_LIMIT_PER_MINUTE": "0",
-            # Short, so the slow sources cost seconds, and small, so the endless ones do too.
-            "PRODUCT_MEDIA_IMAGE_DOWNLOAD_TIMEOUT": str(DOWNLOAD_TIMEOUT),
-            "PRODUCT_MEDIA_IMAGE_MAX_BYTES": str(MAX_BYTES),
-        },
+        EMBEDDED,
+        allow_source_networks="127.0.0.2/32",
+        rate_limit_per_minute=0,
+        # Short, so the slow sources cost seconds, and small, so the endless ones do too.
+        image_download_timeout=DOWNLOAD_TIMEOUT,
+        image_max_bytes=MAX_BYTES,
     ).start()
     yield service
     service.stop()
 
 
 @pytest.fixture(scope="module")
-def store(hostile_service: Service) -> tuple[int, str]:
+def store(hostile_service: InProcessService) -> tuple[int, str]:
     return hostile_service.new_store()
 
 
 @pytest.fixture(scope="module")
-def api(hostile_service: Service, store: tuple[int, str]) -> Iterator[httpx.Client]:
-    # The timeout only guards against a hang; no request here comes close to it.
+def api(hostile_service: InProcessService, store: tuple[int, str]) -> Iterator[httpx.Client]:
+    # The timeout only guards against a hang; no request here comes close to it. (In process
+    # a request waits for the app's answer, and the app's own download timeout bounds that.)
     with hostile_service.client(store[1], timeout=30) as client:
         yield client
 
@@ -179,9 +180,16 @@ def assert_refused(results: list[dict[str, Any]], url: str, reason: str) -> None
         assert result["errorMessage"].startswith(f"{url}: {reason}"), result["errorMessage"]
 
 
-def assert_unchanged(api: httpx.Client, service: Service, product: Product) -> None:
+def assert_alive(service: InProcessService) -> None:
+    """The service still runs and answers (in process, there is no process to poll)."""
+    with service.client(None, timeout=30) as client:
+        health = client.get("/healthz")
+    assert health.status_code == 200, health.text
+
+
+def assert_unchanged(api: httpx.Client, service: InProcessService, product: Product) -> None:
     """The service still runs and answers, and the product shows the media it had."""
-    assert service.process is not None and service.process.poll() is None
+    assert_alive(service)
     assert get_product(api, product.path)["media"] == product.media
 
 
@@ -244,7 +252,7 @@ def internal_url(inside: dict[str, SourceServer], host: str, family: str) -> tup
 @pytest.mark.parametrize(("host", "family", "reason"), SPELLINGS, ids=[s[0] for s in SPELLINGS])
 def test_internal_address_is_never_contacted(
     api: httpx.Client,
-    hostile_service: Service,
+    hostile_service: InProcessService,
     product: Product,
     inside: dict[str, SourceServer],
     host: str,
@@ -260,7 +268,7 @@ def test_internal_address_is_never_contacted(
 @pytest.mark.parametrize(("host", "family", "reason"), SPELLINGS, ids=[s[0] for s in SPELLINGS])
 def test_redirect_to_internal_address_is_refused(
     api: httpx.Client,
-    hostile_service: Service,
+    hostile_service: InProcessService,
     product: Product,
     outside: SourceServer,
     inside: dict[str, SourceServer],
@@ -280,7 +288,7 @@ def test_redirect_to_internal_address_is_refused(
 @pytest.mark.parametrize("form", ["scheme-relative", "https", "307", "second-hop"])
 def test_redirect_forms_to_internal_address_are_refused(
     api: httpx.Client,
-    hostile_service: Service,
+    hostile_service: InProcessService,
     product: Product,
     outside: SourceServer,
     inside: dict[str, SourceServer],
@@ -633,7 +641,7 @@ def serve_bad(outside: SourceServer, bad: Bad) -> str:
 @pytest.mark.parametrize("case", list(BAD_FILES))
 def test_hostile_file_is_refused_with_a_reason(
     api: httpx.Client,
-    hostile_service: Service,
+    hostile_service: InProcessService,
     product: Product,
     outside: SourceServer,
     case: str,
@@ -703,7 +711,7 @@ BAD_SOURCES: dict[str, tuple[Callable[[SourceServer, str], str], str]] = {
 @pytest.mark.parametrize("case", list(BAD_SOURCES))
 def test_hostile_source_is_cut_off_with_a_reason(
     api: httpx.Client,
-    hostile_service: Service,
+    hostile_service: InProcessService,
     product: Product,
     outside: SourceServer,
     case: str,
@@ -775,10 +783,16 @@ def fit(width: int, height: int, box: int) -> tuple[int, int]:
     return max(1, (2 * width * box + height) // (2 * height)), box
 
 
-def fetch_image(url: str) -> pyvips.Image:
-    response = httpx.get(url, timeout=30)
+def fetch(url: str) -> httpx.Response:
+    """GET a media URL the way a browser would; the in-process service has no socket."""
+    with httpx.Client(timeout=30, transport=ROUTER) as browser:
+        response = browser.get(url)
     assert response.status_code == 200, url
-    return pyvips.Image.new_from_buffer(response.content, "")
+    return response
+
+
+def fetch_image(url: str) -> pyvips.Image:
+    return pyvips.Image.new_from_buffer(fetch(url).content, "")
 
 
 @pytest.mark.parametrize("case", list(GOOD_FILES))
@@ -801,7 +815,7 @@ def test_legitimate_file_is_accepted(
     assert (body["originalImage"]["width"], body["originalImage"]["height"]) == good.size
     assert (body["galleryImages"][0]["width"], body["galleryImages"][0]["height"]) == good.size
     main = body["media"]["images"][0]
-    assert httpx.get(main["imageOriginalUrl"], timeout=30).content == content
+    assert fetch(main["imageOriginalUrl"]).content == content
     for box, size_field in SIZE_FIELDS.items():
         derived = fetch_image(main[size_field])
         assert (derived.width, derived.height) == fit(width, height, box), box
@@ -820,7 +834,7 @@ def test_legitimate_file_is_accepted(
 
 
 def test_every_hostile_file_at_once(
-    api: httpx.Client, hostile_service: Service, product: Product, outside: SourceServer
+    api: httpx.Client, hostile_service: InProcessService, product: Product, outside: SourceServer
 ) -> None:
     urls = {case: serve_bad(outside, bad) for case, bad in BAD_FILES.items()}
     good = outside.add(unique("good.gif"), gif_frames(64, 48, 3000))
@@ -831,5 +845,5 @@ def test_every_hostile_file_at_once(
     for (case, url), result in zip(urls.items(), results[:-1], strict=True):
         assert_refused([result], url, BAD_FILES[case].reason)
     assert results[-1] == {"success": True, "id": "1"}
-    assert hostile_service.process is not None and hostile_service.process.poll() is None
+    assert_alive(hostile_service)
     assert len(get_product(api, product.path)["galleryImages"]) == 1
