@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from product_media.domain.blob_keys import blob_key
-from product_media.domain.media import Alt, Blob, Image, ImageFiles, MediaSet, Video, VideoFiles
+from product_media.domain.media import Alt, Blob, Image, MediaSet, Video, VideoFiles
 from product_media.domain.product import Product
 from product_media.service.blob_lifetimes import write_claimed
 from product_media.storage.catalog import SqlCatalog
@@ -34,6 +34,7 @@ from product_media.storage.ports import BlobStore, ByteRange, OpenedBlob
 from product_media.storage.s3_blobs import S3BlobStore
 from product_media.storage.tables import blob_refs
 from tests.databases import temporary_database
+from tests.media_model import stored_image_files
 from tests.s3_server import fresh_bucket_name
 from tests.service import cli
 
@@ -58,27 +59,13 @@ class Source:
         return f"sqlite:///{self.data / 'catalog.db'}"
 
 
-def _image(seed: str) -> tuple[ImageFiles, dict[str, bytes]]:
-    contents = {
-        role: f"{seed}-{role}".encode() for role in ("original", "160", "400", "800", "1500")
-    }
-    keys = {role: blob_key(content, "jpg") for role, content in contents.items()}
-    image = ImageFiles(
-        original=Blob(keys["original"], "image/jpeg"),
-        width=10,
-        height=10,
-        derived={int(r): Blob(keys[r], "image/jpeg") for r in ("160", "400", "800", "1500")},
-    )
-    return image, {keys[role]: content for role, content in contents.items()}
-
-
 def _give_media(source: Source, store: int, product: int, seed: str) -> None:
     """A main image with alt text, a gallery image, a video file with a cover and a shared
     image (the same blobs in every product)."""
-    main, contents = _image(f"{seed}-main")
-    extra, more = _image(f"{seed}-extra")
-    shared, shared_contents = _image("shared")
-    cover, cover_contents = _image(f"{seed}-cover")
+    main, contents = stored_image_files(f"{seed}-main")
+    extra, more = stored_image_files(f"{seed}-extra")
+    shared, shared_contents = stored_image_files("shared")
+    cover, cover_contents = stored_image_files(f"{seed}-cover")
     movie = f"{seed}-movie".encode()
     movie_key = blob_key(movie, "mp4")
     contents |= more | shared_contents | cover_contents | {movie_key: movie}

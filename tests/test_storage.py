@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import select, text, update
 
 from product_media.domain.blob_keys import blob_key
-from product_media.domain.media import Blob, Image, ImageFiles, MediaSet
+from product_media.domain.media import Image, MediaSet
 from product_media.service.blob_lifetimes import collect, write_claimed
 from product_media.service.sweep import sweep
 from product_media.storage.catalog import SqlCatalog, StoreExists
@@ -31,6 +31,7 @@ from product_media.storage.s3_blobs import S3BlobStore
 from product_media.storage.tables import owners
 from tests.crashed_owner import crashed_owner
 from tests.databases import temporary_database
+from tests.media_model import stored_image_files
 from tests.s3_server import fresh_bucket_name
 
 
@@ -73,20 +74,6 @@ def _database(kind: str, tmp_path: Path) -> contextlib.AbstractContextManager[st
     if kind.startswith("postgresql"):
         return temporary_database()
     return contextlib.nullcontext(f"sqlite:///{tmp_path / 'catalog.db'}")
-
-
-def _image(seed: str) -> tuple[ImageFiles, dict[str, bytes]]:
-    contents = {
-        role: f"{seed}-{role}".encode() for role in ("original", "160", "400", "800", "1500")
-    }
-    keys = {role: blob_key(content, "jpg") for role, content in contents.items()}
-    image = ImageFiles(
-        original=Blob(keys["original"], "image/jpeg"),
-        width=10,
-        height=10,
-        derived={int(r): Blob(keys[r], "image/jpeg") for r in ("160", "400", "800", "1500")},
-    )
-    return image, {keys[role]: content for role, content in contents.items()}
 
 
 def _commit(s: Storage, store: int, product: int, claim: str, media: MediaSet) -> frozenset[str]:
@@ -167,7 +154,7 @@ def test_claims_keep_blobs_until_the_commit(storage: Storage) -> None:
     s = storage
     store = s.catalog.create_store("s")
     product = s.catalog.create_product(store, "p", None, 0)
-    image, contents = _image("a")
+    image, contents = stored_image_files("a")
     write_claimed(s.catalog, s.blobs, "claim-1", s.owner, contents)
     assert collect(s.catalog, s.blobs, s.owner, contents) == 0, "claimed blobs survive"
     garbage = _commit(s, store, product, "claim-1", MediaSet(main_image=Image(image)))
@@ -185,7 +172,7 @@ def test_shared_blobs_survive_while_one_product_uses_them(storage: Storage) -> N
     s = storage
     store = s.catalog.create_store("s")
     first, second = (s.catalog.create_product(store, name, None, 0) for name in ("a", "b"))
-    image, contents = _image("shared")
+    image, contents = stored_image_files("shared")
     for product, claim in ((first, "c1"), (second, "c2")):
         write_claimed(s.catalog, s.blobs, claim, s.owner, contents)
         _commit(s, store, product, claim, MediaSet(main_image=Image(image)))
@@ -200,7 +187,7 @@ def test_shared_blobs_survive_while_one_product_uses_them(storage: Storage) -> N
 def test_update_of_a_missing_product_keeps_the_claim(storage: Storage) -> None:
     s = storage
     store = s.catalog.create_store("s")
-    _, contents = _image("orphan")
+    _, contents = stored_image_files("orphan")
     write_claimed(s.catalog, s.blobs, "c", s.owner, contents)
     assert s.catalog.update_media(store, 424242, "c", lambda m: (m, None)) is None
     assert s.catalog.release("c") == set(contents)
@@ -235,7 +222,7 @@ def test_collectors_and_writers_racing_on_the_same_keys_never_lose_a_file(
     trying to delete them; after every commit, every file its product shows exists."""
     s = storage
     store = s.catalog.create_store("race")
-    images = [_image(f"race-{n}") for n in range(3)]
+    images = [stored_image_files(f"race-{n}") for n in range(3)]
     writers = [s.catalog.create_product(store, f"w{n}", None, 0) for n in range(3)]
     stop = time.monotonic() + 3.0
     lost: list[str] = []
@@ -312,14 +299,14 @@ def test_sweep_clears_what_dead_processes_left(storage: Storage) -> None:
     killed = crashed_owner(s.url, s.lock_dir)
     store = s.catalog.create_store("s")
     product = s.catalog.create_product(store, "p", None, 0)
-    kept, kept_contents = _image("kept")
+    kept, kept_contents = stored_image_files("kept")
     write_claimed(s.catalog, s.blobs, "c", s.owner, kept_contents)
     _commit(s, store, product, "c", MediaSet(main_image=Image(kept)))
-    _, dead_contents = _image("dead")
+    _, dead_contents = stored_image_files("dead")
     write_claimed(s.catalog, s.blobs, "dead-request", killed, dead_contents)
-    _, legacy_contents = _image("legacy")
+    _, legacy_contents = stored_image_files("legacy")
     write_claimed(s.catalog, s.blobs, "claim-from-before-owners", "", legacy_contents)
-    _, live_contents = _image("live")
+    _, live_contents = stored_image_files("live")
     write_claimed(s.catalog, s.blobs, "live-request", s.owner, live_contents)
     unreferenced = blob_key(b"nobody", "png")
     s.blobs.put(unreferenced, b"nobody")
