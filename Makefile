@@ -36,6 +36,9 @@ test: lint types unit
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/media_update.py
 	$(BIN)/python bench/hostile_memory.py
+	$(BIN)/python bench/decode_estimates.py
+	$(BIN)/python bench/fairness.py
+	$(BIN)/python bench/event_loop.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -11,9 +11,11 @@ import io
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 import pyvips
+from PIL import Image
 
 MARKER_RGB = (255, 0, 0)
 MARKER_GREY = 255
@@ -255,6 +257,22 @@ def gif_frames(w: int, h: int, frames: int, *, screen: tuple[int, int] | None = 
     return bytes(data) + _GIF_TINY_FRAME * (frames - 1) + b";"
 
 
+# The smallest GIF pieces: a 1x1 screen with a two-colour table, and a 1x1 frame whose single
+# pixel is complete (LZW minimum code size 2, one sub-block: clear, index 0, end).
+_GIF_1X1_SCREEN = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+_GIF_1X1_FRAME = b"," + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
+
+
+def gif_flood(*, comments: int = 0, sub_blocks: int = 0, frames: int = 1) -> bytes:
+    """A 1x1 GIF made of the smallest blocks, built in a moment at any count.
+
+    `comments` empty comment extensions (3 bytes each), then one comment of `sub_blocks`
+    one-byte sub-blocks (2 bytes each) if any, then `frames` 1x1 frames (15 bytes each).
+    """
+    flood = b"\x21\xfe" + b"\x01-" * sub_blocks + b"\x00" if sub_blocks else b""
+    return _GIF_1X1_SCREEN + b"\x21\xfe\x00" * comments + flood + _GIF_1X1_FRAME * frames + b";"
+
+
 def _riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     """The top-level chunks of a RIFF file as (fourcc, whole chunk with header and padding)."""
     chunks, pos = [], 12
@@ -268,6 +286,15 @@ def _riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 def _riff(body: bytes) -> bytes:
     return b"RIFF" + struct.pack("<I", len(body) + 4) + b"WEBP" + body
+
+
+def _riff_chunk(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack("<I", len(payload)) + payload + b"\0" * (len(payload) & 1)
+
+
+def webp_chunk_flood(chunks: int) -> bytes:
+    """A small lossy WebP followed by `chunks` empty chunks of a kind no decoder knows."""
+    return _riff(webp(16, 16)[12:] + b"UNKN\0\0\0\0" * chunks)
 
 
 def webp_frames(w: int, h: int, frames: int, *, canvas: tuple[int, int] | None = None) -> bytes:
@@ -325,6 +352,137 @@ def png_with_chunk(data: bytes, kind: bytes, payload: bytes) -> bytes:
 def png_with_icc(w: int, h: int, compressed_profile: bytes) -> bytes:
     """A PNG of the pattern whose iCCP chunk holds `compressed_profile` (zlib data) as is."""
     return png_with_chunk(png(w, h), b"iCCP", b"broken\0\0" + compressed_profile)
+
+
+# -- large images ----------------------------------------------------------------------------
+
+
+def _ramps(w: int, h: int) -> pyvips.Image:
+    """Smooth colour ramps as w x h sRGB: quick to make and to compress at any size."""
+    xyz = pyvips.Image.xyz(w, h)
+    x, y = xyz[0], xyz[1]
+    r, g, b = x * (255 / w), y * (255 / h), (x + y) * (255 / (w + h))
+    return r.bandjoin([g, b]).cast("uchar").copy(interpretation="srgb")
+
+
+def _alpha_ramp(w: int, h: int) -> pyvips.Image:
+    return (pyvips.Image.xyz(w, h)[0] * (200 / w) + 55).cast("uchar")
+
+
+def _sixteen_bit(image: pyvips.Image) -> pyvips.Image:
+    interpretation = "grey16" if image.interpretation == "b-w" else "rgb16"
+    return (image.cast("ushort") * 257).cast("ushort").copy(interpretation=interpretation)
+
+
+def _pillow_bytes(image: pyvips.Image, mode: str, **save: object) -> bytes:
+    """A one-band image saved by Pillow with `save` as options (`format` among them).
+
+    Pillow's GIF and palette PNG encoders take a second for 25 megapixels where libvips',
+    which quantise colours first, take several.
+    """
+    pil = Image.frombytes(mode, (image.width, image.height), image.write_to_memory())
+    if mode == "P":
+        pil.putpalette(bytes(v for i in range(256) for v in (i, 255 - i, i // 2)))
+    buffer = io.BytesIO()
+    pil.save(buffer, **save)
+    return buffer.getvalue()
+
+
+def _webp_parts(data: bytes) -> bytes:
+    """The image chunks (ALPH, VP8, VP8L) of a still WebP, without its VP8X header."""
+    return b"".join(chunk for kind, chunk in _riff_chunks(data) if kind != b"VP8X")
+
+
+def _webp_still(w: int, h: int, parts: bytes, *, alpha: bool) -> bytes:
+    vp8x = struct.pack("<B3x", 0x10 if alpha else 0) + _canvas(w, h)
+    return _riff(_riff_chunk(b"VP8X", vp8x) + parts)
+
+
+def _canvas(w: int, h: int) -> bytes:
+    return (w - 1).to_bytes(3, "little") + (h - 1).to_bytes(3, "little")
+
+
+def webp_animation_of(still: bytes, w: int, h: int, *, frames: int = 2) -> bytes:
+    """An animation of `frames` copies of a w x h still WebP, built without encoding again."""
+    alpha = any(kind == b"ALPH" for kind, _ in _riff_chunks(still))
+    vp8x = struct.pack("<B3x", 0x02 | (0x10 if alpha else 0)) + _canvas(w, h)
+    anim = struct.pack("<IH", 0, 0)  # transparent background, looping forever
+    # Offset 0,0, the whole canvas, 100 ms, alpha-blended onto the background.
+    frame = bytes(6) + _canvas(w, h) + (100).to_bytes(3, "little") + b"\x00"
+    anmf = _riff_chunk(b"ANMF", frame + _webp_parts(still))
+    return _riff(_riff_chunk(b"VP8X", vp8x) + _riff_chunk(b"ANIM", anim) + anmf * frames)
+
+
+def webp_unpaletted_alpha(w: int, h: int) -> bytes:
+    """A lossy WebP whose alpha stream libwebp cannot decode a byte a pixel.
+
+    An alpha stream is a lossless image whose green channel is the alpha. Encoders usually make
+    it a palette, which libwebp decodes at a byte a pixel; here red and blue vary too, so there
+    are more than 256 colours and no palette, and libwebp keeps 4 bytes a pixel for the whole
+    image.
+    """
+    xyz = pyvips.Image.xyz(w, h)
+    red, blue = ((xyz[0] & 1) * 255).cast("uchar"), ((xyz[1] % 3) * 100).cast("uchar")
+    carrier = red.bandjoin([_alpha_ramp(w, h), blue]).copy(interpretation="srgb")
+    encoded = bytes(carrier.webpsave_buffer(lossless=True, effort=0, keep="none"))
+    ((kind, lossless),) = _riff_chunks(encoded)
+    # The stream follows the chunk header and the 5-byte VP8L header; its first three bits
+    # say whether a transform comes first and which (all set: a palette).
+    stream = lossless[13:]
+    if kind != b"VP8L" or stream[0] & 0x07 == 0x07:
+        raise AssertionError("expected a lossless stream that is not a palette")
+    alph = _riff_chunk(b"ALPH", b"\x01" + stream)  # compressed losslessly, no filter
+    ((kind, lossy),) = _riff_chunks(
+        bytes(_ramps(w, h).webpsave_buffer(Q=80, effort=0, keep="none"))
+    )
+    if kind != b"VP8 ":
+        raise AssertionError("expected a simple lossy WebP")
+    return _webp_still(w, h, alph + lossy, alpha=True)
+
+
+def large_images(w: int, h: int) -> dict[str, Callable[[], bytes]]:
+    """Every way the accepted formats decode, at w x h: the cases of decode_memory."""
+    rgb, alpha = _ramps(w, h), _alpha_ramp(w, h)
+    rgba = rgb.bandjoin(alpha).copy(interpretation="srgb")
+    grey = rgb[1].copy(interpretation="b-w")
+    cmyk = rgb.icc_transform("cmyk", input_profile="srgb").copy(interpretation="cmyk")
+
+    def png_of(image: pyvips.Image, *, interlace: bool = False) -> bytes:
+        return bytes(image.pngsave_buffer(compression=1, interlace=interlace, keep="none"))
+
+    def jpeg_of(image: pyvips.Image, *, interlace: bool = False) -> bytes:
+        return bytes(image.jpegsave_buffer(Q=90, interlace=interlace, keep="none"))
+
+    def webp_of(image: pyvips.Image, **options: object) -> bytes:
+        return bytes(image.webpsave_buffer(effort=0, keep="none", **options))
+
+    return {
+        "jpeg": lambda: jpeg_of(rgb),
+        "jpeg-progressive": lambda: jpeg_of(rgb, interlace=True),
+        "jpeg-cmyk": lambda: jpeg_of(cmyk),
+        "jpeg-cmyk-progressive": lambda: jpeg_of(cmyk, interlace=True),
+        "png": lambda: png_of(rgb),
+        "png-alpha": lambda: png_of(rgba),
+        "png-16-bit": lambda: png_of(_sixteen_bit(rgb)),
+        "png-16-bit-alpha": lambda: png_of(_sixteen_bit(rgba)),
+        "png-grey": lambda: png_of(grey),
+        "png-grey-16-bit": lambda: png_of(_sixteen_bit(grey)),
+        "png-grey-alpha": lambda: png_of(grey.bandjoin(alpha).copy(interpretation="b-w")),
+        "png-palette": lambda: _pillow_bytes(grey, "P", format="PNG", compress_level=1),
+        "png-interlaced": lambda: png_of(rgb, interlace=True),
+        "png-interlaced-16-bit-alpha": lambda: png_of(_sixteen_bit(rgba), interlace=True),
+        "gif": lambda: _pillow_bytes(grey, "L", format="GIF", interlace=False),
+        "gif-interlaced": lambda: _pillow_bytes(grey, "L", format="GIF", interlace=True),
+        "webp-lossy": lambda: webp_of(rgb, Q=80),
+        "webp-lossy-alpha": lambda: webp_of(rgba, Q=80),
+        "webp-lossy-unpaletted-alpha": lambda: webp_unpaletted_alpha(w, h),
+        "webp-lossless": lambda: webp_of(rgb, lossless=True),
+        "webp-lossless-alpha": lambda: webp_of(rgba, lossless=True),
+        "webp-animated": lambda: webp_animation_of(webp_of(rgb, Q=80), w, h),
+        "webp-animated-unpaletted-alpha": lambda: webp_animation_of(
+            webp_unpaletted_alpha(w, h), w, h
+        ),
+    }
 
 
 class _Bits:

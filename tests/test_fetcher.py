@@ -19,6 +19,9 @@ from tests.source_server import SourceServer
 PUBLIC = AddressPolicy(parse_networks("127.0.0.1/32"))
 NOTHING_ALLOWED = AddressPolicy()
 LIMITS = FetchLimits(max_bytes=100_000, connect_timeout=2.0, total_timeout=5.0)
+# A refusal names the setting that lifts it; an address only where the URL spells it out.
+HINT = "allow with PRODUCT_MEDIA_ALLOW_SOURCE_NETWORKS"
+NAME_REFUSED = f"host resolves to a refused network; {HINT}"
 
 
 def fetch(
@@ -123,14 +126,14 @@ def test_redirect_loop(source: SourceServer) -> None:
 def test_redirect_into_internal_host_refused(source: SourceServer, internal: SourceServer) -> None:
     secret = internal.add("/secret", b"credentials")
     url = source.redirect("/innocent", secret)
-    assert failure(url) == "refused address 127.0.0.2 (loopback)"
+    assert failure(url) == f"refused address 127.0.0.2 (loopback); {HINT}"
     assert source.hits("/innocent") == 1
     assert internal.hits("/secret") == 0
 
 
 def test_internal_host_refused(internal: SourceServer) -> None:
     url = internal.add("/secret", b"credentials")
-    assert failure(url) == "refused address 127.0.0.2 (loopback)"
+    assert failure(url) == f"refused address 127.0.0.2 (loopback); {HINT}"
     assert internal.hits("/secret") == 0
 
 
@@ -147,14 +150,20 @@ def test_redirect_without_location_refused(source: SourceServer) -> None:
 @pytest.mark.parametrize(
     ("host", "reason"),
     [
-        ("2130706433", "refused address 127.0.0.1 (loopback)"),
-        ("0x7f000001", "refused address 127.0.0.1 (loopback)"),
-        ("017700000001", "refused address 127.0.0.1 (loopback)"),
-        ("127.1", "refused address 127.0.0.1 (loopback)"),
-        ("0.0.0.0", "refused address 0.0.0.0 (unspecified)"),
-        ("localhost.", "refused address 127.0.0.1 (loopback)"),
-        ("LocalHost", "refused address 127.0.0.1 (loopback)"),
-        ("[::ffff:127.0.0.1]", "refused address ::ffff:7f00:1 (IPv4-mapped 127.0.0.1, loopback)"),
+        # Only standard notation counts as spelling the address out; the resolver's
+        # numeric shorthands are told as names are.
+        ("2130706433", NAME_REFUSED),
+        ("0x7f000001", NAME_REFUSED),
+        ("017700000001", NAME_REFUSED),
+        ("127.1", NAME_REFUSED),
+        ("0.0.0.0", f"refused address 0.0.0.0 (unspecified); {HINT}"),
+        ("localhost", NAME_REFUSED),
+        ("localhost.", NAME_REFUSED),
+        ("LocalHost", NAME_REFUSED),
+        (
+            "[::ffff:127.0.0.1]",
+            f"refused address ::ffff:7f00:1 (IPv4-mapped 127.0.0.1, loopback); {HINT}",
+        ),
     ],
 )
 def test_loopback_spellings_refused(source: SourceServer, host: str, reason: str) -> None:
@@ -163,12 +172,31 @@ def test_loopback_spellings_refused(source: SourceServer, host: str, reason: str
     assert source.hits("/") == 0
 
 
+@pytest.mark.parametrize("name", ["localhost", "localhost.", "LocalHost"])
+def test_refused_name_reveals_no_address(
+    source: SourceServer, internal: SourceServer, name: str
+) -> None:
+    # "localhost" resolves to 127.0.0.1 (and maybe ::1): what a name resolves to is nobody's
+    # business but the server's, on the first hop and after a redirect (here from 127.0.0.2,
+    # the one host allowed) alike.
+    source.add("/", b"loopback")
+    target = f"http://{name}:{source.port}/"
+    redirect = internal.redirect(f"/to-{name}", target)
+    only_internal = AddressPolicy(parse_networks("127.0.0.2/32"))
+    for url in (target, redirect):
+        reason = failure(url, only_internal)
+        assert reason == NAME_REFUSED
+        assert not any(part in reason for part in ("127.", "::1", "loopback")), reason
+    assert internal.hits(f"/to-{name}") == 1
+    assert source.hits("/") == 0
+
+
 @pytest.mark.skipif(not _has_ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
 def test_ipv6_loopback_refused() -> None:
     with SourceServer("::1") as server:
         server.add("/", b"loopback")
         assert failure(f"http://[::1]:{server.port}/", NOTHING_ALLOWED) == (
-            "refused address ::1 (loopback)"
+            f"refused address ::1 (loopback); {HINT}"
         )
         assert server.hits("/") == 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 
 import anyio
 
@@ -13,16 +14,19 @@ from product_media.domain.plan import (
     DOWNLOAD_VIDEO_FAILED,
     Failure,
     Ingested,
+    Outcome,
 )
 from product_media.ingest.address_policy import AddressPolicy, parse_networks
 from product_media.ingest.fetcher import Fetcher, FetchLimits
 from product_media.ingest.pipeline import IngestLimits, Pipeline, safe_url
+from tests.fakes import FakeFetcher
 from tests.media_factory import jpeg, png
 from tests.source_server import SourceServer
 
 
 def _run(*requests: list[tuple[str, str]], concurrency: int = 4, in_flight: int = 8):
-    """Runs each request's sources through one shared pipeline, all requests at once."""
+    """Runs each request's sources through one shared pipeline, all requests at once, each
+    for a store of its own."""
     stored: dict[str, bytes] = {}
 
     async def put(contents: dict[str, bytes]) -> None:
@@ -39,7 +43,12 @@ def _run(*requests: list[tuple[str, str]], concurrency: int = 4, in_flight: int 
         )
         pipeline = Pipeline(fetcher, anyio.CapacityLimiter(2), limits)
         try:
-            return await asyncio.gather(*(pipeline.run(sources, put) for sources in requests))
+            return await asyncio.gather(
+                *(
+                    pipeline.run(sources, put, tenant=(store, "t"), time_limit=60)
+                    for store, sources in enumerate(requests, 1)
+                )
+            )
         finally:
             await fetcher.aclose()
 
@@ -90,3 +99,104 @@ def test_sources_in_flight_are_bounded_across_requests() -> None:
 
 def test_logged_urls_lose_their_query() -> None:
     assert safe_url("https://cdn.example/a.jpg?sig=secret&x=1") == "https://cdn.example/a.jpg"
+
+
+# -- the deadline and fair shares, on a fake fetcher ------------------------------------------
+
+
+def _fake_pipeline(
+    fetcher: FakeFetcher, *, concurrency: int, in_flight: int, per_store: int | None = None
+) -> Pipeline:
+    limits = IngestLimits(
+        image_fetch=FetchLimits(max_bytes=10_000_000, connect_timeout=1, total_timeout=600),
+        max_pixels=10_000_000,
+        concurrency=concurrency,
+        max_in_flight=in_flight,
+        decode_memory=2**28,
+        max_per_store=per_store,
+    )
+    return Pipeline(fetcher, anyio.CapacityLimiter(2), limits)  # type: ignore[arg-type]
+
+
+async def _never() -> None:
+    await anyio.sleep_forever()
+
+
+async def _keep(contents: dict[str, bytes]) -> None:
+    pass
+
+
+def _late(url: str, seconds: float) -> Failure:
+    return Failure(
+        DOWNLOAD_IMAGE_FAILED, f"{url}: not done within the media update's {seconds:g} s limit"
+    )
+
+
+def test_a_source_not_done_by_the_deadline_fails_and_the_others_are_kept() -> None:
+    fetcher = FakeFetcher()
+    good = "https://shop.example/good.jpg"
+    stuck = "https://shop.example/stuck.jpg"
+    fetcher.files[good] = jpeg(60, 40)
+    fetcher.hooks[stuck] = _never
+    pipeline = _fake_pipeline(fetcher, concurrency=4, in_flight=4)
+
+    async def main() -> tuple[dict[tuple[str, str], Outcome], float]:
+        started = time.monotonic()
+        outcomes = await pipeline.run(
+            [("image", good), ("image", stuck)], _keep, tenant=(1, "t"), time_limit=0.5
+        )
+        return outcomes, time.monotonic() - started
+
+    outcomes, elapsed = anyio.run(main)
+    assert isinstance(outcomes[("image", good)], Ingested)
+    assert outcomes[("image", stuck)] == _late(stuck, 0.5)
+    assert elapsed < 2.5, "five times the deadline"
+
+
+def test_waiting_for_a_slot_counts_against_the_deadline() -> None:
+    fetcher = FakeFetcher()
+    first, second = "https://shop.example/a.jpg", "https://shop.example/b.jpg"
+    fetcher.hooks[first] = _never
+    fetcher.files[second] = jpeg(60, 40)
+    # One slot, taken by the first source (sources start in sorted order) for good.
+    pipeline = _fake_pipeline(fetcher, concurrency=4, in_flight=1)
+    outcomes = anyio.run(
+        lambda: pipeline.run(
+            [("image", first), ("image", second)], _keep, tenant=(1, "t"), time_limit=0.3
+        )
+    )
+    assert outcomes == {("image", first): _late(first, 0.3), ("image", second): _late(second, 0.3)}
+    assert fetcher.fetched == [first]
+
+
+def test_one_store_saturating_the_sources_does_not_delay_another() -> None:
+    """Store 1 queues forty sources that never finish, from two tokens; store 2's one
+    source is fetched at once."""
+    fetcher = FakeFetcher()
+    stuck = [f"https://abuser.example/{i}.jpg" for i in range(40)]
+    for url in stuck:
+        fetcher.hooks[url] = _never
+    wanted = "https://shop.example/one.jpg"
+    fetcher.files[wanted] = jpeg(60, 40)
+    pipeline = _fake_pipeline(fetcher, concurrency=40, in_flight=8, per_store=4)
+
+    async def main() -> float:
+        async with anyio.create_task_group() as tasks:
+            for token, half in (("t1", stuck[:20]), ("t2", stuck[20:])):
+                sources = [("image", url) for url in half]
+                run = partial(pipeline.run, sources, _keep, tenant=(1, token), time_limit=600)
+                tasks.start_soon(run)
+            await anyio.wait_all_tasks_blocked()
+            assert len(fetcher.fetched) == 4, "store 1 holds its share, no more"
+            started = time.monotonic()
+            with anyio.fail_after(10):
+                outcomes = await pipeline.run(
+                    [("image", wanted)], _keep, tenant=(2, "t"), time_limit=600
+                )
+            elapsed = time.monotonic() - started
+            assert isinstance(outcomes[("image", wanted)], Ingested)
+            tasks.cancel_scope.cancel()
+        return elapsed
+
+    # "At once": the bound is generous for a busy machine; the work itself takes milliseconds.
+    assert anyio.run(main) < 2

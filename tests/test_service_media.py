@@ -8,6 +8,8 @@ import threading
 from dataclasses import dataclass
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import pytest
 
 from product_media.domain.media_update import MediaSource, MediaUpdate
@@ -34,6 +36,7 @@ class World:
     storage: Storage
     store_id: int
     product_id: int
+    time_limit: float = 60.0
 
     def add(self, name: str, content: bytes) -> str:
         url = f"https://shop.example/{name}"
@@ -46,7 +49,13 @@ class World:
             gallery=tuple(MediaSource(image_url=url) for url in gallery),
         )
         results = await media.update_media(
-            self.storage, self.pipeline, self.store_id, self.product_id, update
+            self.storage,
+            self.pipeline,
+            self.store_id,
+            self.product_id,
+            update,
+            token="t",
+            time_limit=self.time_limit,
         )
         return [describe(r) for r in ([results.main] if results.main else []) + [*results.gallery]]
 
@@ -133,6 +142,64 @@ def test_cancelled_mid_ingest_the_product_is_unchanged_and_nothing_is_left(world
     anyio.run(main)
     assert world.blobs.puts, "the fast source's files were written before the cancel"
     assert world.catalog.products[world.product_id] == before
+    world.assert_settled()
+
+
+def test_sources_not_done_by_the_deadline_fail_and_the_rest_is_committed(world: World) -> None:
+    good = world.add("good.jpg", jpeg(100, 80))
+    stuck = world.add("stuck.jpg", jpeg(80, 100))
+
+    async def never() -> None:
+        await anyio.sleep_forever()
+
+    world.fetcher.hooks[stuck] = never
+    world.time_limit = 0.5
+
+    async def main() -> list[ItemResult]:
+        update = MediaUpdate(
+            main=None, gallery=(MediaSource(image_url=stuck), MediaSource(image_url=good))
+        )
+        with anyio.fail_after(2.5):  # five times the deadline
+            results = await media.update_media(
+                world.storage,
+                world.pipeline,
+                world.store_id,
+                world.product_id,
+                update,
+                token="t",
+                time_limit=world.time_limit,
+            )
+        return list(results.gallery)
+
+    late, kept = anyio.run(main)
+    assert (late.success, late.error_code, late.error_message) == (
+        False,
+        DOWNLOAD_IMAGE_FAILED,
+        f"{stuck}: not done within the media update's 0.5 s limit",
+    )
+    assert kept.success
+    assert len(world.catalog.products[world.product_id].media.gallery) == 1
+    world.assert_settled()
+
+
+def test_cancelled_during_the_commit_the_update_completes(world: World) -> None:
+    """A client that leaves while the commit runs: the commit stands, and what it replaced
+    is deleted (nothing is left for a sweep)."""
+    anyio.run(world.update, world.add("old.jpg", jpeg(100, 80)))
+    new = world.add("new.jpg", jpeg(80, 100))
+
+    async def main() -> None:
+        with anyio.CancelScope() as scope:
+            # Runs in the commit's worker thread, inside the catalog's "transaction".
+            world.catalog.before_update = lambda: anyio.from_thread.run_sync(scope.cancel)
+            await world.update(new)
+            await anyio.lowlevel.checkpoint()
+        assert scope.cancelled_caught
+
+    anyio.run(main)
+    main_image = world.catalog.products[world.product_id].media.main_image
+    assert main_image is not None
+    assert main_image.files.original.key == _key(world.fetcher.files[new], "jpg")
     world.assert_settled()
 
 

@@ -86,6 +86,7 @@ def build_pipeline(settings: Settings, fetcher: Fetcher) -> Pipeline:
         concurrency=settings.fetch_concurrency,
         max_in_flight=settings.max_sources_in_flight,
         decode_memory=settings.decode_memory,
+        max_per_store=settings.max_sources_per_store,
     )
     return Pipeline(fetcher, anyio.CapacityLimiter(workers), limits)
 

@@ -152,12 +152,18 @@ def serve(demo: bool, allow_source_networks: tuple[str, ...], **options: Any) ->
         _demo(settings)
     import uvicorn
 
+    from product_media.server import header_timeout_protocol
+
     run: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_config": uvicorn_log_config(settings.log_format),
         "access_log": False,
         "log_level": "info",
+        # SIGTERM waits this long for requests in flight, then cancels them (an update not
+        # yet committing changes nothing and gives back what it wrote), so the process stops.
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+        "http": header_timeout_protocol(settings.header_timeout),
     }
     if settings.workers == 1:
         from product_media.api.app import create_app

@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     max_sources_in_flight: int = Field(
         32, ge=1, description="Sources downloaded or processed at once across all updates"
     )
+    max_sources_per_store: int = Field(
+        8, ge=1, description="Of MAX_SOURCES_IN_FLIGHT, the most one store may hold at once"
+    )
+    update_timeout: float = Field(
+        120.0, gt=0, description="Seconds one media update may take; sources not done then fail"
+    )
+    shutdown_timeout: float = Field(
+        30.0, ge=0, description="Seconds SIGTERM waits for requests in flight before it stops them"
+    )
+    header_timeout: float = Field(
+        10.0, gt=0, description="Seconds a client has to send a request's headers"
+    )
     process_threads: int = Field(0, ge=0, description="Image workers; 0 = one per CPU core")
     decode_memory: int = Field(
         1024 * 1024 * 1024, gt=0, description="Bytes that image decodes may hold at once"

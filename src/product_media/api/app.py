@@ -14,7 +14,9 @@ from fastapi.openapi.utils import get_openapi
 
 from product_media import __version__
 from product_media.api import errors, files, media, observe, ops, products
+from product_media.api.in_flight import CountWrites, WritesInFlight
 from product_media.api.limits import BodyLimits
+from product_media.api.paths import TrailingSlash
 from product_media.api.state import AppState
 from product_media.bootstrap import Adapters, build
 from product_media.ingest.images import configure_vips
@@ -99,8 +101,23 @@ def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
+async def _end_lease(adapters: Adapters, writes: WritesInFlight, seconds: float) -> None:
+    """End this process's lease once the writes that the server stopped have cleaned up. If
+    some have not, the lease is left to run out: every replica's sweep then takes this process
+    for dead and clears what those writes left, blobs included."""
+    if await writes.wait_idle(seconds):
+        await run_sync(adapters.leases.end, adapters.owner)
+    else:
+        log.warning(
+            "stopping with %d writes unfinished; their files go when this lease runs out",
+            writes.count,
+        )
+
+
 def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     """The app on `adapters`, or on those `settings` name when none are handed in."""
+
+    writes = WritesInFlight()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -122,7 +139,7 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
                     tasks.cancel_scope.cancel()
             finally:
                 with anyio.CancelScope(shield=True):
-                    await run_sync(built.leases.end, built.owner)
+                    await _end_lease(built, writes, settings.shutdown_timeout)
         finally:
             with anyio.CancelScope(shield=True):
                 await built.aclose()
@@ -132,13 +149,21 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
         version=__version__,
         summary="Product images and videos behind an Ecwid REST API v3 compatible API",
         lifespan=lifespan,
+        # A trailing slash is answered directly (TrailingSlash), never redirected.
+        redirect_slashes=False,
     )
     errors.install(app)
     app.include_router(products.router)
     app.include_router(media.router)
     app.include_router(files.router)
     app.include_router(ops.router())
-    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimits,
+        max_bytes=settings.max_body_bytes,
+        max_gallery_items=settings.max_gallery_items,
+    )
+    app.add_middleware(TrailingSlash)
+    app.add_middleware(CountWrites, writes=writes)
     observe.install(app)
     app.openapi = _openapi(app, settings)  # type: ignore[method-assign]
     return app

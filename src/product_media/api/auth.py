@@ -11,11 +11,13 @@ from fastapi import Depends, Path, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from product_media.api.errors import ApiError
+from product_media.api.ids import MAX_ID, PLAIN_DECIMAL
 from product_media.api.state import AppState, app_state
 from product_media.domain.access import Grant, token_hash
 
-MAX_ID = 2**63 - 1
-StoreId = Annotated[int, Path(alias="storeId", gt=0, le=MAX_ID, description="Store id")]
+StoreId = Annotated[
+    int, Path(alias="storeId", gt=0, le=MAX_ID, description="Store id"), PLAIN_DECIMAL
+]
 
 
 # Reads `Authorization: Bearer <token>` and puts the scheme in /openapi.json; the errors stay
@@ -47,11 +49,8 @@ def require(scope: str) -> Callable[..., Awaitable[Grant]]:
         found = await run_sync(catalog.find_grant, hashed)
         if found is None or not hmac.compare_digest(found[0], hashed):
             raise ApiError(403, "INVALID_API_TOKEN", "Access token is invalid")
-        grant = found[1]
-        if grant.store_id != store_id:
-            if not await run_sync(catalog.store_exists, store_id):
-                raise ApiError(404, "STORE_NOT_FOUND", f"Store {store_id} is not found")
-            raise ApiError(403, "INVALID_API_TOKEN", "Access token is invalid for this store")
+        # Counted before the store check: 404 STORE_NOT_FOUND and 403 tell which store ids
+        # exist, and probing them must cost the token as any other request does.
         limiter = state.adapters.rate_limiter
         wait = await limiter.retry_after(hashed)
         if wait is not None:
@@ -61,6 +60,11 @@ def require(scope: str) -> Callable[..., Awaitable[Grant]]:
                 f"Too many requests: at most {limiter.per_minute} a minute per token",
                 headers={"Retry-After": str(wait)},
             )
+        grant = found[1]
+        if grant.store_id != store_id:
+            if not await run_sync(catalog.store_exists, store_id):
+                raise ApiError(404, "STORE_NOT_FOUND", f"Store {store_id} is not found")
+            raise ApiError(403, "INVALID_API_TOKEN", "Access token is invalid for this store")
         if scope not in grant.scopes:
             raise ApiError(
                 403,

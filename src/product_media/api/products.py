@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from product_media.api.auth import MAX_ID, StoreId, require
+from product_media.api.auth import StoreId, require
 from product_media.api.errors import documented
+from product_media.api.ids import MAX_ID, PLAIN_DECIMAL
 from product_media.api.render import UrlMaker, product_json
 from product_media.api.schemas import (
     CreatedOut,
@@ -22,7 +23,9 @@ from product_media.service import products
 
 router = APIRouter()
 
-ProductId = Annotated[int, Path(alias="productId", gt=0, le=MAX_ID, description="Product id")]
+ProductId = Annotated[
+    int, Path(alias="productId", gt=0, le=MAX_ID, description="Product id"), PLAIN_DECIMAL
+]
 MAX_PAGE = 100
 # Only requests with a body (POST, PUT) can be too large or of the wrong content type.
 READ_ERRORS = documented(400, 403, 404, 429)

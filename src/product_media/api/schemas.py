@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from contextvars import ContextVar
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -14,6 +16,7 @@ from pydantic import (
     WithJsonSchema,
 )
 from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 from product_media.domain.media_update import MAX_URL_LENGTH, URL_PATTERN
 
@@ -55,11 +58,33 @@ class GalleryItemIn(MediaItemIn):
     )
 
 
+# MAX_GALLERY_ITEMS of the app answering the request, set per request by BodyLimits: the limit
+# is a setting, and two apps in one process may have different ones. None (outside a
+# request) leaves the check to the domain rule.
+GALLERY_LIMIT: ContextVar[int | None] = ContextVar("gallery_limit", default=None)
+
+
+def _gallery_within_limit(value: Any) -> Any:
+    """Refuses an overlong gallery before any item is validated: half a million bad items
+    would otherwise cost as many errors, built on the event loop."""
+    limit = GALLERY_LIMIT.get()
+    if limit is not None and isinstance(value, list) and len(value) > limit:
+        raise PydanticCustomError(
+            "too_long",
+            "has {count} items; at most {limit} are allowed",
+            {"count": len(value), "limit": limit},
+        )
+    return value
+
+
+Gallery = Annotated[list[GalleryItemIn] | None, BeforeValidator(_gallery_within_limit)]
+
+
 class MediaUpdateIn(_In):
     mainMedia: MediaItemIn | None = Field(
         None, description="New main image and/or video; missing, null or {}: unchanged"
     )
-    galleryMedia: list[GalleryItemIn] | None = Field(
+    galleryMedia: Gallery = Field(
         None, description="The whole new gallery, in order; missing, null or []: deleted"
     )
 

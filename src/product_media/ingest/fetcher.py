@@ -20,6 +20,8 @@ from product_media.ingest.address_policy import AddressPolicy, IPAddress
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# A refusal names the setting that lifts it.
+_ALLOW_HINT = "allow with PRODUCT_MEDIA_ALLOW_SOURCE_NETWORKS"
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ class Fetcher:
         for address in addresses:
             reason = self._policy.refusal(address)
             if reason is not None:
-                raise FetchError(reason)
+                raise FetchError(_refusal(hop.host, reason))
         return addresses
 
     async def _open(
@@ -196,6 +198,16 @@ class Fetcher:
             except httpx.ConnectTimeout:
                 pass
         raise FetchError("could not connect")
+
+
+def _refusal(host: str, reason: str) -> str:
+    """What a refused host is told. An address the URL spells out may be named; what a name
+    resolves to is not, or anyone with a token could map internal names to addresses."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return f"host resolves to a refused network; {_ALLOW_HINT}"
+    return f"{reason}; {_ALLOW_HINT}"
 
 
 def _tls_failure(exc: BaseException) -> str | None:

@@ -7,8 +7,7 @@ failure becomes an `ImageRejected` with a short reason.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import cast
@@ -17,7 +16,7 @@ import pyvips
 
 from product_media.domain.media import DERIVED_SIZES
 from product_media.ingest.formats import GIF, JPEG, PNG, WEBP, Format, sniff
-from product_media.ingest.gif_check import gif_problem, screen_pixels
+from product_media.ingest.gif_check import first_frame_problem, screen_pixels, structure_problem
 
 JPEG_QUALITY = 85
 
@@ -59,6 +58,15 @@ _MAX_REASON = 160
 # an animation costs time in the square of its frame count: 40000 tiny frames (4 MB) take
 # 8 s, a 20 MB file minutes. Only the first frame is used, so a long animation gains nothing.
 MAX_WEBP_FRAMES = 10_000
+# Reading a chunk's header costs about 0.7 us of Python under the GIL, and the smallest chunk
+# is 8 bytes: 2.5 million unknown chunks (20 MB) took 1.8 s for each walk. An animation has a
+# chunk a frame and a handful of others.
+MAX_WEBP_CHUNKS = 2 * MAX_WEBP_FRAMES
+
+# PNG cannot shrink while decoding and works on full-width rows: a 1,000,000 x 100 RGBA PNG
+# (100 megapixels, 4 MB) peaked at 1.8 GB, 2.6 GB in 16 bits, whatever the pixel limit. JPEG and
+# GIF cannot be wider or taller than this anyway, and no product photo comes near it.
+MAX_SIDE = 65_535
 
 # Each scan of a progressive JPEG makes the decoder visit every block of the image, and a valid
 # progression allows one scan per coefficient and bit: nearly 900 per colour channel, which
@@ -66,9 +74,14 @@ MAX_WEBP_FRAMES = 10_000
 # kilobytes. Ordinary encoders write a dozen scans or so.
 MAX_JPEG_SCANS = 100
 
-# What a decode holds beside any whole image: streamed decodes of 100-megapixel images peaked
-# between 20 and 70 MB.
+# What a decode holds beside whole images, full-width rows and its input: shrink-on-load
+# decodes of 100-megapixel JPEG and lossy WebP files peaked at 34 - 47 MB, input included.
 STREAMING_DECODE_BYTES = 64 * 1024 * 1024
+# PNG and GIF cannot shrink while decoding, so the resize works on full-width rows, and libvips
+# holds up to about 950 rows' worth in the file's sample format whatever the image's height:
+# 65000 x 1538 PNGs peaked at 194 MB (RGB), 300 MB (RGBA) and 458 MB (16-bit RGBA), their
+# 10000 x 10000 versions at 72, 122 and 155 MB, and a 40000 x 625 16-bit RGBA PNG at 277 MB.
+_FULL_WIDTH_ROWS = 1024
 
 
 class ImageRejected(Exception):
@@ -147,8 +160,16 @@ def inspect_image(data: bytes, *, max_pixels: int) -> Inspected:
     if original_format is None or original_format not in _LOADERS:
         raise ImageRejected("not an image")
     name = _NAMES[original_format]
-    if original_format is WEBP and _webp_frames(data, MAX_WEBP_FRAMES) > MAX_WEBP_FRAMES:
-        raise ImageRejected(f"animation of more than {MAX_WEBP_FRAMES} frames")
+    if original_format is WEBP:
+        chunks = _webp_chunks(data)
+        if len(chunks) > MAX_WEBP_CHUNKS:
+            raise ImageRejected(f"WebP of more than {MAX_WEBP_CHUNKS} chunks")
+        if chunks.count(b"ANMF") > MAX_WEBP_FRAMES:
+            raise ImageRejected(f"animation of more than {MAX_WEBP_FRAMES} frames")
+    # Before libvips reads the header: its GIF loader scans every frame, keeping about 90
+    # bytes for each (140 MB for the 1.6 million empty frames that fit in 20 MB).
+    if original_format is GIF and (problem := structure_problem(data)) is not None:
+        raise ImageRejected(problem)
 
     try:
         header = _read_header(data, original_format)
@@ -159,14 +180,18 @@ def inspect_image(data: bytes, *, max_pixels: int) -> Inspected:
         pixels = max(pixels, screen_pixels(data))
     if pixels > max_pixels:
         raise ImageRejected(f"declares {pixels} pixels, more than the {max_pixels} allowed")
+    if max(header.width, header.height) > MAX_SIDE:
+        raise ImageRejected(
+            f"is {header.width}x{header.height}: a side over {MAX_SIDE} pixels is not accepted"
+        )
     # Entropy-coded data stuffs every 0xFF byte, so each scan's marker shows as this pair and
     # counting pairs never misses a scan (metadata holding the pair can only add to the count).
     if original_format is JPEG and (scans := data.count(b"\xff\xda")) > MAX_JPEG_SCANS:
         raise ImageRejected(
             f"progressive JPEG of {scans} scans, more than the {MAX_JPEG_SCANS} allowed"
         )
-    if original_format is GIF and (problem := gif_problem(data)) is not None:
-        raise ImageRejected(f"truncated or corrupt GIF: {problem}")
+    if original_format is GIF and (problem := first_frame_problem(data)) is not None:
+        raise ImageRejected(problem)
     width, height = header.width, header.height
     if header.orientation >= 5:
         width, height = height, width
@@ -181,22 +206,32 @@ def inspect_image(data: bytes, *, max_pixels: int) -> Inspected:
 def decode_memory(header: _Header, pixels: int, data: bytes) -> int:
     """Bytes that decoding this image holds at its peak, from its header (an upper estimate).
 
-    Measured on 100-megapixel files: shrink-on-load JPEG, non-interlaced PNG and lossy WebP
-    stream through a few rows at a time (20 - 70 MB); a progressive JPEG keeps every DCT
-    coefficient (2 bytes per sample), an interlaced PNG every sample, lossless and animated
-    WebP and GIF a whole RGBA canvas (GIF's first frame again in Pillow's check). The whole
-    image gets a tenth more for the decoder's own buffers, and the output stage comes on top.
+    What the decoders keep whole: a progressive JPEG every DCT coefficient (2 bytes per
+    sample), an interlaced PNG every sample, GIF an RGBA canvas (Pillow's check of the first
+    frame, a byte a pixel, ends before libvips starts), lossless WebP 4 bytes a pixel; lossy
+    WebP with alpha decodes the alpha stream into 4 bytes a pixel (1 when it is a palette)
+    beside a whole alpha plane, and an animation's first frame may be either. Each gets a
+    tenth more for the decoder's own buffers; full-width rows (PNG, GIF), one copy of the
+    input (libvips copies the buffer it is handed) and the output stage come on top. Measured by
+    bench/decode_estimates.py at 10000 x 10000 (peak / estimate, MB): JPEG 47 / 67,
+    progressive 606 / 695, PNG 72 / 103, 16-bit RGBA 155 / 183, interlaced 16-bit RGBA
+    894 / 1041, GIF 446 / 513, WebP lossy 34 / 64, lossy with alpha 489 / 589, lossless
+    392 / 484.
     """
-    if header.interlaced:
+    # libvips calls interlaced GIFs interlaced too, but decodes every GIF the same way.
+    if header.format is GIF:
+        whole = pixels * 4
+    elif header.interlaced:
         sample_bytes = 2 if header.format is JPEG else header.sample_bytes
         whole = pixels * header.bands * sample_bytes
-    elif header.format is GIF:
-        whole = pixels * 5
-    elif header.format is WEBP and _webp_holds_canvas(data):
-        whole = pixels * 4
+    elif header.format is WEBP:
+        whole = pixels * _webp_bytes_per_pixel(data)
     else:
         whole = 0
-    return whole * 11 // 10 + STREAMING_DECODE_BYTES
+    rows = 0
+    if header.format in (PNG, GIF):
+        rows = header.width * header.bands * header.sample_bytes * _FULL_WIDTH_ROWS
+    return whole * 11 // 10 + rows + len(data) + STREAMING_DECODE_BYTES
 
 
 def render_image(data: bytes, inspected: Inspected) -> ProcessedImage:
@@ -222,24 +257,23 @@ def render_image(data: bytes, inspected: Inspected) -> ProcessedImage:
     )
 
 
-def _webp_chunks(data: bytes) -> Iterator[bytes]:
-    """The names of a WebP's top-level RIFF chunks, read lazily (no pixel data is touched)."""
+def _webp_chunks(data: bytes) -> list[bytes]:
+    """The names of a WebP's top-level RIFF chunks, no more than MAX_WEBP_CHUNKS + 1."""
+    names: list[bytes] = []
     pos = 12
-    while pos + 8 <= len(data):
-        yield data[pos : pos + 4]
+    while pos + 8 <= len(data) and len(names) <= MAX_WEBP_CHUNKS:
+        names.append(data[pos : pos + 4])
         size = int.from_bytes(data[pos + 4 : pos + 8], "little")
         pos += 8 + size + (size & 1)
+    return names
 
 
-def _webp_holds_canvas(data: bytes) -> bool:
-    """Whether libwebp decodes this file into a whole canvas: lossless or animated."""
-    return any(name in (b"VP8L", b"ANMF", b"ANIM") for name in _webp_chunks(data))
-
-
-def _webp_frames(data: bytes, limit: int) -> int:
-    """How many frames (ANMF chunks) a WebP holds, counting no further than `limit` + 1."""
-    frames = (name for name in _webp_chunks(data) if name == b"ANMF")
-    return sum(1 for _ in itertools.islice(frames, limit + 1))
+def _webp_bytes_per_pixel(data: bytes) -> int:
+    """What libwebp keeps a pixel for the whole image while decoding (see decode_memory)."""
+    names = set(_webp_chunks(data))
+    if names & {b"ALPH", b"ANIM", b"ANMF"}:
+        return 5
+    return 4 if b"VP8L" in names else 0
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from product_media.domain.plan import (
     Ingested,
     Outcome,
 )
+from product_media.ingest.fair_share import FairShare
 from product_media.ingest.fetcher import Fetcher, FetchError, FetchLimits
 from product_media.ingest.images import (
     ImageRejected,
@@ -37,6 +38,8 @@ T = TypeVar("T")
 
 # Writes a set of new blobs {key: bytes} so that nothing collects them before the commit.
 PutBlobs = Callable[[dict[str, bytes]], Awaitable[None]]
+# Who a source is fetched for: the store, and the token (hashed) that asked.
+Tenant = tuple[int, str]
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class IngestLimits:
     concurrency: int
     max_in_flight: int
     decode_memory: int
+    # Of max_in_flight, the most one store may hold; None: all of them.
+    max_per_store: int | None = None
 
 
 def safe_url(url: str) -> str:
@@ -80,8 +85,11 @@ class Pipeline:
         self._fetcher = fetcher
         self._cpu = cpu
         self._limits = limits
-        # Bounds the sources held in memory across all requests, whatever their number.
-        self._in_flight = asyncio.Semaphore(limits.max_in_flight)
+        # Bounds the sources held in memory across all requests, whatever their number, and
+        # shares that bound between stores, so one store's queue cannot delay another's.
+        self._in_flight = FairShare(
+            limits.max_in_flight, limits.max_per_store or limits.max_in_flight
+        )
         # Bounds the pixels being decoded at once, whatever the number of workers.
         self._decode_memory = MemoryBudget(limits.decode_memory)
 
@@ -125,10 +133,29 @@ class Pipeline:
         await put(contents)
         return Ingested(files)
 
-    async def _one(self, kind: str, url: str, put: PutBlobs, gate: asyncio.Semaphore) -> Outcome:
+    async def _one(
+        self,
+        kind: str,
+        url: str,
+        put: PutBlobs,
+        gate: asyncio.Semaphore,
+        tenant: Tenant,
+        deadline: float,
+        time_limit: float,
+    ) -> Outcome:
+        # Waiting for the gate or a slot counts against the deadline too.
+        with anyio.CancelScope(deadline=deadline):
+            return await self._source(kind, url, put, gate, tenant)
+        log.info("%s source %s not done within %g s", kind, safe_url(url), time_limit)
+        code = DOWNLOAD_IMAGE_FAILED if kind == "image" else DOWNLOAD_VIDEO_FAILED
+        return Failure(code, f"{url}: not done within the media update's {time_limit:g} s limit")
+
+    async def _source(
+        self, kind: str, url: str, put: PutBlobs, gate: asyncio.Semaphore, tenant: Tenant
+    ) -> Outcome:
         if kind != "image":
             return Failure(DOWNLOAD_VIDEO_FAILED, f"{url}: video sources are not supported yet")
-        async with gate, self._in_flight:
+        async with gate, self._in_flight.slot(*tenant):
             try:
                 with metrics.SOURCES_IN_FLIGHT.track_inprogress():
                     return await self._image(url, put)
@@ -137,10 +164,21 @@ class Pipeline:
                 return Failure(DOWNLOAD_IMAGE_FAILED, f"{url}: could not be processed")
 
     async def run(
-        self, sources: Iterable[tuple[str, str]], put: PutBlobs
+        self,
+        sources: Iterable[tuple[str, str]],
+        put: PutBlobs,
+        *,
+        tenant: Tenant,
+        time_limit: float,
     ) -> dict[tuple[str, str], Outcome]:
-        """Ingest each (kind, url) once; every source gets an outcome, none raises."""
+        """Ingest each (kind, url) once for `tenant`; every source gets an outcome, none raises.
+
+        A source not done `time_limit` seconds after the call fails; blobs it already put are
+        the caller's, as any others its plan does not use."""
         gate = asyncio.Semaphore(self._limits.concurrency)
+        deadline = anyio.current_time() + time_limit
         keys = sorted(sources)
-        outcomes = await asyncio.gather(*(self._one(kind, url, put, gate) for kind, url in keys))
+        outcomes = await asyncio.gather(
+            *(self._one(kind, url, put, gate, tenant, deadline, time_limit) for kind, url in keys)
+        )
         return dict(zip(keys, outcomes, strict=True))

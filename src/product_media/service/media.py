@@ -30,21 +30,41 @@ async def collect_after(storage: Storage, keys: Collection[str]) -> int:
 
 
 async def _discard(storage: Storage, claim: str, written: set[str]) -> None:
-    """Drop what an unfinished update wrote (also what a lost claim no longer names)."""
+    """Drop what an unfinished update wrote (also what a lost claim no longer names).
+
+    Release and collect run back to back in one worker thread, which goes on even if this
+    task is cancelled again (asyncio.run's teardown does): released but not collected, the
+    files would have no claim or mark left to tell a periodic sweep about them."""
+
+    def discard() -> None:
+        keys = storage.ledger.release(claim)
+        collect(storage.ledger, storage.blobs, storage.owner, keys | written)
+
     with anyio.CancelScope(shield=True):
-        keys = await run_sync(storage.ledger.release, claim)
-        await collect_after(storage, keys | written)
+        await run_sync(discard)
 
 
 async def update_media(
-    storage: Storage, ingest: Ingest, store_id: int, product_id: int, update: MediaUpdate
+    storage: Storage,
+    ingest: Ingest,
+    store_id: int,
+    product_id: int,
+    update: MediaUpdate,
+    *,
+    token: str,
+    time_limit: float,
 ) -> UpdateResults:
     """Ingest the update's sources, then commit the planned media set in one transaction.
 
+    `token` (hashed) is whose share of the ingest capacity the update draws on; sources not
+    done within `time_limit` seconds fail. Cancelled before the commit, the update changes
+    nothing and leaves nothing behind; once the commit has begun, it completes.
     Raises ProductNotFound (also when the product is deleted mid-way) and UpdateInterrupted.
     """
     with metrics.MEDIA_UPDATE_SECONDS.time():
-        results = await _update_media(storage, ingest, store_id, product_id, update)
+        results = await _update_media(
+            storage, ingest, store_id, product_id, update, token=token, time_limit=time_limit
+        )
     metrics.MEDIA_UPDATES.inc()
     for item in ([results.main] if results.main is not None else []) + [*results.gallery]:
         metrics.record_item(item.success, item.error_code)
@@ -52,7 +72,14 @@ async def update_media(
 
 
 async def _update_media(
-    storage: Storage, ingest: Ingest, store_id: int, product_id: int, update: MediaUpdate
+    storage: Storage,
+    ingest: Ingest,
+    store_id: int,
+    product_id: int,
+    update: MediaUpdate,
+    *,
+    token: str,
+    time_limit: float,
 ) -> UpdateResults:
     if not await run_sync(storage.catalog.product_exists, store_id, product_id):
         raise ProductNotFound(product_id)
@@ -69,10 +96,15 @@ async def _update_media(
         return plan(current, update, fetched)
 
     try:
-        fetched = await ingest.run(wanted_sources(update), put)
-        committed = await run_sync(
-            storage.catalog.update_media, store_id, product_id, claim, decide
+        fetched = await ingest.run(
+            wanted_sources(update), put, tenant=(store_id, token), time_limit=time_limit
         )
+        # A commit under way cannot be taken back, so cancelling the update (its client gone)
+        # waits for the commit: the update then ends as committed, its garbage collected.
+        with anyio.CancelScope(shield=True):
+            committed = await run_sync(
+                storage.catalog.update_media, store_id, product_id, claim, decide
+            )
     except ClaimLost as exc:
         await _discard(storage, claim, written)
         raise UpdateInterrupted(str(exc)) from exc

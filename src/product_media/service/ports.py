@@ -14,10 +14,18 @@ PutBlobs = Callable[[dict[str, bytes]], Awaitable[None]]
 
 
 class Ingest(Protocol):
-    """Fetches and processes sources; every source gets an outcome, none raises."""
+    """Fetches and processes sources; every source gets an outcome, none raises.
+
+    `tenant` (store id, hashed token) is whom the work is for: capacity is shared fairly
+    between tenants. A source not done within `time_limit` seconds fails."""
 
     async def run(
-        self, sources: Iterable[tuple[str, str]], put: PutBlobs
+        self,
+        sources: Iterable[tuple[str, str]],
+        put: PutBlobs,
+        *,
+        tenant: tuple[int, str],
+        time_limit: float,
     ) -> dict[tuple[str, str], Outcome]: ...
 
 
