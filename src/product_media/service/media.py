@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
+from typing import ParamSpec
 
 import anyio
 from anyio.to_thread import run_sync
@@ -19,6 +21,8 @@ from product_media.service.ports import Ingest, Storage
 from product_media.storage.ports import ClaimLost
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
 
 
 async def collect_after(storage: Storage, keys: Collection[str]) -> int:
@@ -44,6 +48,24 @@ async def _discard(storage: Storage, claim: str, written: set[str]) -> None:
         await run_sync(discard)
 
 
+def _measured(
+    use_case: Callable[P, Awaitable[UpdateResults]],
+) -> Callable[P, Awaitable[UpdateResults]]:
+    """Counts a media update, its duration and its items by result."""
+
+    @functools.wraps(use_case)
+    async def measured(*args: P.args, **kwargs: P.kwargs) -> UpdateResults:
+        with metrics.MEDIA_UPDATE_SECONDS.time():
+            results = await use_case(*args, **kwargs)
+        metrics.MEDIA_UPDATES.inc()
+        for item in ([results.main] if results.main is not None else []) + [*results.gallery]:
+            metrics.record_item(item.success, item.error_code)
+        return results
+
+    return measured
+
+
+@_measured
 async def update_media(
     storage: Storage,
     ingest: Ingest,
@@ -61,26 +83,6 @@ async def update_media(
     nothing and leaves nothing behind; once the commit has begun, it completes.
     Raises ProductNotFound (also when the product is deleted mid-way) and UpdateInterrupted.
     """
-    with metrics.MEDIA_UPDATE_SECONDS.time():
-        results = await _update_media(
-            storage, ingest, store_id, product_id, update, token=token, time_limit=time_limit
-        )
-    metrics.MEDIA_UPDATES.inc()
-    for item in ([results.main] if results.main is not None else []) + [*results.gallery]:
-        metrics.record_item(item.success, item.error_code)
-    return results
-
-
-async def _update_media(
-    storage: Storage,
-    ingest: Ingest,
-    store_id: int,
-    product_id: int,
-    update: MediaUpdate,
-    *,
-    token: str,
-    time_limit: float,
-) -> UpdateResults:
     if not await run_sync(storage.catalog.product_exists, store_id, product_id):
         raise ProductNotFound(product_id)
     claim = uuid.uuid4().hex
