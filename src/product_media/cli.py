@@ -1,4 +1,4 @@
-"""The command line: serve, stores create, tokens create."""
+"""The command line: serve, stores create, tokens create, migrate."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import click
 from pydantic import ValidationError
 
 from product_media import __version__
-from product_media.bootstrap import build_catalog
+from product_media.bootstrap import build_blobs, build_catalog
 from product_media.domain.access import (
     CATALOG_SCOPES,
     PUBLIC_SCOPES,
@@ -24,7 +24,8 @@ from product_media.logs import configure_logging, uvicorn_log_config
 from product_media.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 from product_media.settings import Settings
 from product_media.storage.catalog import SqlCatalog, StoreExists, StoreMissing
-from product_media.storage.engine import UnsupportedDatabase
+from product_media.storage.engine import UnsupportedDatabase, make_engine
+from product_media.storage.ports import BlobStoreUnavailable
 
 
 def _given(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -264,11 +265,8 @@ def migrate_backend(
     to_database_url: str, to_blob_url: str, to_s3_endpoint_url: str | None, **options: Any
 ) -> None:
     """Copy the catalog and every blob it uses to another, empty backend; resumable."""
-    # Kept with the one command that uses them.
-    from product_media.bootstrap import build_blobs
+    # The migration brings boto3 along; the other commands need not wait for it to import.
     from product_media.storage import migration
-    from product_media.storage.engine import make_engine
-    from product_media.storage.ports import BlobStoreUnavailable
 
     settings = _settings(**options)
     try:

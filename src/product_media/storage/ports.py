@@ -177,7 +177,7 @@ class Leases(Protocol):
     def end(self, owner: str) -> None: ...
 
     def known(self) -> set[str]:
-        """Every owner with a lease, alive or not."""
+        """Every owner with a lease (or, on this host, a lock file), alive or not."""
         ...
 
     def dead(self, candidates: Collection[str]) -> set[str]:
