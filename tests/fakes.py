@@ -11,12 +11,17 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from product_media.domain.access import Grant, TokenKind
+import anyio
+
+from product_media.bootstrap import Adapters
+from product_media.domain.access import CATALOG_SCOPES, Grant, TokenKind, token_hash
 from product_media.domain.media import Image, MediaSet, Video
 from product_media.domain.product import Product
 from product_media.ingest.fetcher import Fetched, FetchError, FetchLimits
+from product_media.ingest.pipeline import IngestLimits, Pipeline
 from product_media.storage.byte_ranges import resolve
 from product_media.storage.ports import ByteRange, ClaimLost, OpenedBlob
+from product_media.storage.rate_limits import Unlimited
 
 T = TypeVar("T")
 
@@ -280,3 +285,41 @@ class FakeFetcher:
 
     async def aclose(self) -> None:
         pass
+
+
+def fake_pipeline(
+    fetcher: FakeFetcher, *, concurrency: int = 4, in_flight: int = 8, per_store: int | None = None
+) -> Pipeline:
+    """The real pipeline (libvips, fair shares, deadlines) on a fake fetcher."""
+    limits = IngestLimits(
+        image_fetch=FetchLimits(max_bytes=10**7, connect_timeout=1, total_timeout=600),
+        max_pixels=10**7,
+        concurrency=concurrency,
+        max_in_flight=in_flight,
+        decode_memory=2**28,
+        max_per_store=per_store or in_flight,
+    )
+    return Pipeline(fetcher, anyio.CapacityLimiter(2), limits)  # type: ignore[arg-type]
+
+
+@dataclass
+class FakeDeployment:
+    """Adapters on fakes, with one store and a secret token of every catalog scope."""
+
+    token: str = "secret_fake"
+    catalog: FakeCatalog = field(default_factory=FakeCatalog)
+    blobs: FakeBlobStore = field(default_factory=FakeBlobStore)
+    fetcher: FakeFetcher = field(default_factory=FakeFetcher)
+    leases: FakeLeases = field(default_factory=FakeLeases)
+
+    def __post_init__(self) -> None:
+        self.store = self.catalog.create_store("Fake")
+        self.catalog.add_token(self.store, token_hash(self.token), "secret", CATALOG_SCOPES)
+        self.adapters = Adapters(
+            catalog=self.catalog,
+            blobs=self.blobs,
+            leases=self.leases,
+            ingest=fake_pipeline(self.fetcher),
+            rate_limiter=Unlimited(),
+            owner="f" * 32,
+        )

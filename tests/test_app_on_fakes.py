@@ -6,68 +6,34 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import anyio
 import httpx
 import pytest
 from anyio.from_thread import start_blocking_portal
 
 from product_media.api.app import create_app
-from product_media.bootstrap import Adapters
-from product_media.domain.access import CATALOG_SCOPES, token_hash
-from product_media.ingest.fetcher import FetchLimits
-from product_media.ingest.pipeline import IngestLimits, Pipeline
 from product_media.settings import Settings
 from product_media.storage.ports import BlobStoreUnavailable
-from product_media.storage.rate_limits import Unlimited
-from tests.fakes import FakeBlobStore, FakeCatalog, FakeFetcher, FakeLeases
+from tests.fakes import FakeDeployment
 from tests.inprocess import _AppTransport
 from tests.media_factory import jpeg
 
-TOKEN = "secret_fake"
-
-
-class World:
-    def __init__(self, tmp_path: Path) -> None:
-        self.catalog = FakeCatalog()
-        self.blobs = FakeBlobStore()
-        self.fetcher = FakeFetcher()
-        self.leases = FakeLeases()
-        limits = IngestLimits(
-            image_fetch=FetchLimits(max_bytes=10**7, connect_timeout=1, total_timeout=5),
-            max_pixels=10**7,
-            concurrency=4,
-            max_in_flight=8,
-            decode_memory=2**28,
-        )
-        self.adapters = Adapters(
-            catalog=self.catalog,
-            blobs=self.blobs,
-            leases=self.leases,
-            ingest=Pipeline(self.fetcher, anyio.CapacityLimiter(2), limits),  # type: ignore[arg-type]
-            rate_limiter=Unlimited(),
-            owner="f" * 32,
-        )
-        self.store = self.catalog.create_store("Fake")
-        self.catalog.add_token(self.store, token_hash(TOKEN), "secret", CATALOG_SCOPES)
-        self.settings = Settings(data=tmp_path)
-
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[World, httpx.Client]]:
-    world = World(tmp_path)
-    app = create_app(world.settings, world.adapters)
+def world(tmp_path: Path) -> Iterator[tuple[FakeDeployment, httpx.Client]]:
+    world = FakeDeployment()
+    app = create_app(Settings(data=tmp_path), world.adapters)
     with (
         start_blocking_portal() as portal,
         portal.wrap_async_context_manager(app.router.lifespan_context(app)),
     ):
         transport = _AppTransport(app, portal)
-        headers = {"Authorization": f"Bearer {TOKEN}"}
+        headers = {"Authorization": f"Bearer {world.token}"}
         with httpx.Client(base_url="http://fake", headers=headers, transport=transport) as client:
             yield world, client
     assert world.leases.alive == set(), "the lease ends with the app"
 
 
-def test_a_media_update_on_fakes(world: tuple[World, httpx.Client]) -> None:
+def test_a_media_update_on_fakes(world: tuple[FakeDeployment, httpx.Client]) -> None:
     w, client = world
     product = w.catalog.create_product(w.store, "Lamp", None, 1)
     w.fetcher.files["https://shop.example/a.jpg"] = jpeg(120, 80)
@@ -80,7 +46,7 @@ def test_a_media_update_on_fakes(world: tuple[World, httpx.Client]) -> None:
     assert len(w.blobs.blobs) == 2, "the original and one derived file (120 px fits every box)"
 
 
-def test_readiness_names_the_part_that_is_away(world: tuple[World, httpx.Client]) -> None:
+def test_readiness_names_the_part_that_is_away(world: tuple[FakeDeployment, httpx.Client]) -> None:
     w, client = world
     assert client.get("/readyz").json() == {"status": "ok"}
 

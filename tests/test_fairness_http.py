@@ -25,13 +25,8 @@ import pytest
 from starlette.types import Message
 
 from product_media.api.app import create_app
-from product_media.bootstrap import Adapters
-from product_media.domain.access import CATALOG_SCOPES, token_hash
-from product_media.ingest.fetcher import FetchLimits
-from product_media.ingest.pipeline import IngestLimits, Pipeline
 from product_media.settings import Settings
-from product_media.storage.rate_limits import Unlimited
-from tests.fakes import FakeBlobStore, FakeCatalog, FakeFetcher, FakeLeases
+from tests.fakes import FakeDeployment
 from tests.media_factory import jpeg
 from tests.service import Service
 from tests.source_server import SourceServer
@@ -50,24 +45,13 @@ ABUSE_UPDATES, ABUSE_SOURCES, DRIP_INTERVAL = 8, 100, 5.0
 
 
 def test_an_update_whose_client_leaves_stops_and_leaves_nothing(tmp_path: Path) -> None:
-    catalog, blobs, fetcher, leases = FakeCatalog(), FakeBlobStore(), FakeFetcher(), FakeLeases()
-    limits = IngestLimits(
-        image_fetch=FetchLimits(max_bytes=10**7, connect_timeout=1, total_timeout=600),
-        max_pixels=10**7,
-        concurrency=4,
-        max_in_flight=8,
-        decode_memory=2**28,
+    deployment = FakeDeployment()
+    catalog, blobs, fetcher, store = (
+        deployment.catalog,
+        deployment.blobs,
+        deployment.fetcher,
+        deployment.store,
     )
-    adapters = Adapters(
-        catalog=catalog,
-        blobs=blobs,
-        leases=leases,
-        ingest=Pipeline(fetcher, anyio.CapacityLimiter(2), limits),  # type: ignore[arg-type]
-        rate_limiter=Unlimited(),
-        owner="f" * 32,
-    )
-    store = catalog.create_store("Shop")
-    catalog.add_token(store, token_hash("secret_t"), "secret", CATALOG_SCOPES)
     product = catalog.create_product(store, "Lamp", None, 1)
     fast, stuck = "https://shop.example/fast.jpg", "https://shop.example/stuck.jpg"
     fetcher.files[fast] = jpeg(100, 80)
@@ -82,7 +66,7 @@ def test_an_update_whose_client_leaves_stops_and_leaves_nothing(tmp_path: Path) 
             fetch_cancelled.append(True)
 
     fetcher.hooks[stuck] = never
-    app = create_app(Settings(data=tmp_path), adapters)
+    app = create_app(Settings(data=tmp_path), deployment.adapters)
     body = json.dumps({"mainMedia": {"imageUrl": fast}, "galleryMedia": [{"imageUrl": stuck}]})
     path = f"/api/v3/{store}/products/{product}/media"
     scope: dict[str, Any] = {
@@ -97,7 +81,7 @@ def test_an_update_whose_client_leaves_stops_and_leaves_nothing(tmp_path: Path) 
         "root_path": "",
         "headers": [
             (b"host", b"test"),
-            (b"authorization", b"Bearer secret_t"),
+            (b"authorization", f"Bearer {deployment.token}".encode()),
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
         ],

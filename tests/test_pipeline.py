@@ -19,7 +19,7 @@ from product_media.domain.plan import (
 from product_media.ingest.address_policy import AddressPolicy, parse_networks
 from product_media.ingest.fetcher import Fetcher, FetchLimits
 from product_media.ingest.pipeline import IngestLimits, Pipeline, safe_url
-from tests.fakes import FakeFetcher
+from tests.fakes import FakeFetcher, fake_pipeline
 from tests.media_factory import jpeg, png
 from tests.source_server import SourceServer
 
@@ -40,6 +40,7 @@ def _run(*requests: list[tuple[str, str]], concurrency: int = 4, in_flight: int 
             concurrency=concurrency,
             max_in_flight=in_flight,
             decode_memory=2**30,
+            max_per_store=in_flight,
         )
         pipeline = Pipeline(fetcher, anyio.CapacityLimiter(2), limits)
         try:
@@ -104,20 +105,6 @@ def test_logged_urls_lose_their_query() -> None:
 # -- the deadline and fair shares, on a fake fetcher ------------------------------------------
 
 
-def _fake_pipeline(
-    fetcher: FakeFetcher, *, concurrency: int, in_flight: int, per_store: int | None = None
-) -> Pipeline:
-    limits = IngestLimits(
-        image_fetch=FetchLimits(max_bytes=10_000_000, connect_timeout=1, total_timeout=600),
-        max_pixels=10_000_000,
-        concurrency=concurrency,
-        max_in_flight=in_flight,
-        decode_memory=2**28,
-        max_per_store=per_store,
-    )
-    return Pipeline(fetcher, anyio.CapacityLimiter(2), limits)  # type: ignore[arg-type]
-
-
 async def _never() -> None:
     await anyio.sleep_forever()
 
@@ -138,7 +125,7 @@ def test_a_source_not_done_by_the_deadline_fails_and_the_others_are_kept() -> No
     stuck = "https://shop.example/stuck.jpg"
     fetcher.files[good] = jpeg(60, 40)
     fetcher.hooks[stuck] = _never
-    pipeline = _fake_pipeline(fetcher, concurrency=4, in_flight=4)
+    pipeline = fake_pipeline(fetcher, concurrency=4, in_flight=4)
 
     async def main() -> tuple[dict[tuple[str, str], Outcome], float]:
         started = time.monotonic()
@@ -159,7 +146,7 @@ def test_waiting_for_a_slot_counts_against_the_deadline() -> None:
     fetcher.hooks[first] = _never
     fetcher.files[second] = jpeg(60, 40)
     # One slot, taken by the first source (sources start in sorted order) for good.
-    pipeline = _fake_pipeline(fetcher, concurrency=4, in_flight=1)
+    pipeline = fake_pipeline(fetcher, concurrency=4, in_flight=1)
     outcomes = anyio.run(
         lambda: pipeline.run(
             [("image", first), ("image", second)], _keep, tenant=(1, "t"), time_limit=0.3
@@ -178,7 +165,7 @@ def test_one_store_saturating_the_sources_does_not_delay_another() -> None:
         fetcher.hooks[url] = _never
     wanted = "https://shop.example/one.jpg"
     fetcher.files[wanted] = jpeg(60, 40)
-    pipeline = _fake_pipeline(fetcher, concurrency=40, in_flight=8, per_store=4)
+    pipeline = fake_pipeline(fetcher, concurrency=40, in_flight=8, per_store=4)
 
     async def main() -> float:
         async with anyio.create_task_group() as tasks:

@@ -14,14 +14,13 @@ import pytest
 
 from product_media.domain.media_update import MediaSource, MediaUpdate
 from product_media.domain.plan import DOWNLOAD_IMAGE_FAILED, ItemResult
-from product_media.ingest.fetcher import FetchLimits
-from product_media.ingest.pipeline import IngestLimits, Pipeline
+from product_media.ingest.pipeline import Pipeline
 from product_media.service import media, products
 from product_media.service.blob_lifetimes import collect, write_claimed
 from product_media.service.errors import ProductNotFound, UpdateInterrupted
 from product_media.service.ports import Storage
 from product_media.service.sweep import sweep
-from tests.fakes import FakeBlobStore, FakeCatalog, FakeFetcher, FakeLeases
+from tests.fakes import FakeBlobStore, FakeCatalog, FakeFetcher, FakeLeases, fake_pipeline
 from tests.media_factory import jpeg, png
 
 OWNER = "a" * 32
@@ -75,14 +74,7 @@ def world() -> World:
     catalog = FakeCatalog()
     blobs = FakeBlobStore()
     fetcher = FakeFetcher()
-    limits = IngestLimits(
-        image_fetch=FetchLimits(max_bytes=10_000_000, connect_timeout=1, total_timeout=5),
-        max_pixels=10_000_000,
-        concurrency=4,
-        max_in_flight=8,
-        decode_memory=2**28,
-    )
-    pipeline = Pipeline(fetcher, anyio.CapacityLimiter(2), limits)  # type: ignore[arg-type]
+    pipeline = fake_pipeline(fetcher)
     store_id = catalog.create_store("Shop")
     product_id = catalog.create_product(store_id, "Lamp", None, 1.0)
     storage = Storage(catalog, catalog, blobs, OWNER)

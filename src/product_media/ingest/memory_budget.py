@@ -24,12 +24,13 @@ class MemoryBudget:
         return self._free
 
     @asynccontextmanager
-    async def hold(self, amount: int) -> AsyncIterator[None]:
-        """Hold `amount` bytes (at most the whole budget, so anything can run alone)."""
+    async def hold(self, amount: int) -> AsyncIterator[int]:
+        """Hold `amount` bytes (at most the whole budget, so anything can run alone); yields
+        what is held."""
         amount = max(0, min(amount, self.capacity))
         await self._acquire(amount)
         try:
-            yield
+            yield amount
         finally:
             self._release(amount)
 

@@ -49,8 +49,8 @@ class IngestLimits:
     concurrency: int
     max_in_flight: int
     decode_memory: int
-    # Of max_in_flight, the most one store may hold; None: all of them.
-    max_per_store: int | None = None
+    # Of max_in_flight, the most one store may hold.
+    max_per_store: int
 
 
 def safe_url(url: str) -> str:
@@ -87,9 +87,7 @@ class Pipeline:
         self._limits = limits
         # Bounds the sources held in memory across all requests, whatever their number, and
         # shares that bound between stores, so one store's queue cannot delay another's.
-        self._in_flight = FairShare(
-            limits.max_in_flight, limits.max_per_store or limits.max_in_flight
-        )
+        self._in_flight = FairShare(limits.max_in_flight, limits.max_per_store)
         # Bounds the pixels being decoded at once, whatever the number of workers.
         self._decode_memory = MemoryBudget(limits.decode_memory)
 
@@ -114,8 +112,7 @@ class Pipeline:
                 timed(lambda: inspect_image(data, max_pixels=self._limits.max_pixels)),
                 limiter=self._cpu,
             )
-            held = min(inspected.decode_bytes, self._decode_memory.capacity)
-            async with self._decode_memory.hold(held):
+            async with self._decode_memory.hold(inspected.decode_bytes) as held:
                 metrics.DECODE_BUDGET_BYTES_IN_USE.inc(held)
                 try:
                     processed = await anyio.to_thread.run_sync(
