@@ -1,4 +1,5 @@
-"""Use cases on a product's media: replace it from URLs (PUT .../media)."""
+"""Use cases on a product's media: the one write path every media change takes, and the
+bulk update (PUT .../media) on it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection
-from typing import ParamSpec
+from typing import ParamSpec, TypeVar
 
 import anyio
 from anyio.to_thread import run_sync
@@ -14,7 +15,7 @@ from anyio.to_thread import run_sync
 from product_media import metrics
 from product_media.domain.media import MediaSet
 from product_media.domain.media_update import MediaUpdate
-from product_media.domain.plan import UpdateResults, plan, wanted_sources
+from product_media.domain.plan import Fetched, UpdateResults, plan, wanted_sources
 from product_media.service.blob_lifetimes import collect, write_claimed
 from product_media.service.errors import ProductNotFound, UpdateInterrupted
 from product_media.service.ports import Ingest, Storage
@@ -23,6 +24,7 @@ from product_media.storage.ports import ClaimLost
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
+T = TypeVar("T")
 
 
 async def collect_after(storage: Storage, keys: Collection[str]) -> int:
@@ -65,22 +67,24 @@ def _measured(
     return measured
 
 
-@_measured
-async def update_media(
+async def write_media(
     storage: Storage,
     ingest: Ingest,
     store_id: int,
     product_id: int,
-    update: MediaUpdate,
+    sources: Collection[tuple[str, str]],
+    decide: Callable[[MediaSet, Fetched], tuple[MediaSet, T]],
     *,
     token: str,
     time_limit: float,
-) -> UpdateResults:
-    """Ingest the update's sources, then commit the planned media set in one transaction.
+) -> T:
+    """The one write path of every media change: ingest `sources`, then commit
+    `decide(current, fetched)`'s media set in one transaction and return its outcome.
 
-    `token` (hashed) is whose share of the ingest capacity the update draws on; sources not
-    done within `time_limit` seconds fail. Cancelled before the commit, the update changes
-    nothing and leaves nothing behind; once the commit has begun, it completes.
+    `token` (hashed) is whose share of the ingest capacity the write draws on; sources not
+    done within `time_limit` seconds fail. Cancelled before the commit, the write changes
+    nothing and leaves nothing behind; once the commit has begun, it completes. Files the
+    commit stops using are deleted after it.
     Raises ProductNotFound (also when the product is deleted mid-way) and UpdateInterrupted.
     """
     if not await run_sync(storage.catalog.product_exists, store_id, product_id):
@@ -94,18 +98,20 @@ async def update_media(
             lambda: write_claimed(storage.ledger, storage.blobs, claim, storage.owner, contents)
         )
 
-    def decide(current: MediaSet) -> tuple[MediaSet, UpdateResults]:
-        return plan(current, update, fetched)
+    def planned(current: MediaSet) -> tuple[MediaSet, T]:
+        return decide(current, fetched)
 
     try:
-        fetched = await ingest.run(
-            wanted_sources(update), put, tenant=(store_id, token), time_limit=time_limit
+        fetched: Fetched = (
+            await ingest.run(sources, put, tenant=(store_id, token), time_limit=time_limit)
+            if sources
+            else {}
         )
-        # A commit under way cannot be taken back, so cancelling the update (its client gone)
-        # waits for the commit: the update then ends as committed, its garbage collected.
+        # A commit under way cannot be taken back, so cancelling the write (its client gone)
+        # waits for the commit: the write then ends as committed, its garbage collected.
         with anyio.CancelScope(shield=True):
             committed = await run_sync(
-                storage.catalog.update_media, store_id, product_id, claim, decide
+                storage.catalog.update_media, store_id, product_id, claim, planned
             )
     except ClaimLost as exc:
         await _discard(storage, claim, written)
@@ -116,16 +122,43 @@ async def update_media(
     if committed is None:
         await _discard(storage, claim, written)
         raise ProductNotFound(product_id)
-    results, garbage = committed
+    outcome, garbage = committed
     removed = await collect_after(storage, garbage)
+    log.info(
+        "media of product %d in store %d written, %d files removed", product_id, store_id, removed
+    )
+    return outcome
+
+
+@_measured
+async def update_media(
+    storage: Storage,
+    ingest: Ingest,
+    store_id: int,
+    product_id: int,
+    update: MediaUpdate,
+    *,
+    token: str,
+    time_limit: float,
+) -> UpdateResults:
+    """PUT .../media: replace the main media and the gallery as DESIGN section 3 says."""
+    results = await write_media(
+        storage,
+        ingest,
+        store_id,
+        product_id,
+        wanted_sources(update),
+        lambda current, fetched: plan(current, update, fetched),
+        token=token,
+        time_limit=time_limit,
+    )
     items = [results.main] if results.main is not None else []
     items.extend(results.gallery)
     log.info(
-        "media update of product %d in store %d: %d of %d items stored, %d files removed",
+        "media update of product %d in store %d: %d of %d items stored",
         product_id,
         store_id,
         sum(item.success for item in items),
         len(items),
-        removed,
     )
     return results
