@@ -1,13 +1,21 @@
-"""The gallery-size limit of a media update, at its default and as a setting."""
+"""The gallery-size limit of a media update, at its default and as a setting; which bodies
+reach which routes."""
 
 from __future__ import annotations
 
 import uuid
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from product_media.api.app import UPLOADS
+from product_media.api.limits import BodyLimits
 from tests import media_factory
 from tests.inprocess import EMBEDDED, InProcessService, running
 from tests.source_server import SourceServer
@@ -67,3 +75,55 @@ def test_the_gallery_limit_is_a_setting(
             assert accepted.status_code == 200
             assert all(item["success"] for item in accepted.json()["galleryMedia"])
             assert len(client.get(path).json()["galleryImages"]) == 3
+
+
+def _echo_app(max_upload_bytes: int) -> BodyLimits:
+    """An app that answers the size and type of whatever body reached it."""
+
+    async def echo(request: Request) -> JSONResponse:
+        body = await request.body()
+        return JSONResponse({"size": len(body), "type": request.headers.get("content-type")})
+
+    routes = [Route("/{rest:path}", echo, methods=["POST", "PUT"])]
+    return BodyLimits(
+        Starlette(routes=routes),
+        max_bytes=100,
+        uploads=UPLOADS,
+        max_upload_bytes=max_upload_bytes,
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content_type", "size", "status"),
+    [
+        ("POST", "/api/v3/1/products/2/image", "image/jpeg", 1000, 200),
+        ("POST", "/api/v3/1/products/2/gallery", "application/octet-stream", 1000, 200),
+        ("PUT", "/api/v3/1/products/2/gallery/video/5", "image/jpeg", 1000, 200),
+        ("POST", "/api/v3/1/products/2/image", "image/png", 1001, 413),
+        ("POST", "/api/v3/1/products/2/image", "application/json", 10, 415),
+        ("POST", "/api/v3/1/products/2/gallery", "application/x-www-form-urlencoded", 10, 415),
+        ("POST", "/api/v3/1/products/2/image/async", "image/jpeg", 10, 415),
+        ("PUT", "/api/v3/1/products/2/media", "application/octet-stream", 10, 415),
+        ("PUT", "/api/v3/1/products/2/media", "application/json", 101, 413),
+        ("GET", "/api/v3/1/products/2/image", "image/jpeg", 0, 405),
+    ],
+)
+def test_image_bytes_reach_the_upload_routes_alone(
+    method: str, path: str, content_type: str, size: int, status: int
+) -> None:
+    transport = httpx.ASGITransport(app=_echo_app(max_upload_bytes=1000))
+    answer = anyio.run(_send, transport, method, path, content_type, b"x" * size)
+    assert answer.status_code == status, answer.text
+    if status == 200:
+        assert answer.json() == {"size": size, "type": content_type}
+    elif status in (413, 415):
+        assert answer.json()["errorCode"] in ("REQUEST_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE")
+
+
+async def _send(
+    transport: httpx.ASGITransport, method: str, path: str, content_type: str, body: bytes
+) -> httpx.Response:
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.request(
+            method, path, content=body, headers={"Content-Type": content_type}
+        )

@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from product_media import __version__
 from product_media.api import errors, files, media, observe, ops, products
 from product_media.api.in_flight import CountWrites, WritesInFlight
-from product_media.api.limits import BodyLimits
+from product_media.api.limits import BodyLimits, UploadRoutes
 from product_media.api.paths import TrailingSlash
 from product_media.api.state import AppState
 from product_media.bootstrap import Adapters, build
@@ -25,6 +25,16 @@ from product_media.service.sweep import sweep
 from product_media.settings import Settings
 
 log = logging.getLogger(__name__)
+
+_PRODUCT = r"/api/v3/[^/]+/products/[^/]+"
+# The routes whose body is an image's bytes (DESIGN section 8).
+UPLOADS = UploadRoutes(
+    [
+        ("POST", _PRODUCT + "/image"),
+        ("POST", _PRODUCT + "/gallery"),
+        ("PUT", _PRODUCT + "/gallery/video/[^/]+"),
+    ]
+)
 
 
 async def _renew_lease(adapters: Adapters, interval: float) -> None:
@@ -161,6 +171,8 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
         BodyLimits,
         max_bytes=settings.max_body_bytes,
         max_gallery_items=settings.max_gallery_items,
+        uploads=UPLOADS,
+        max_upload_bytes=settings.image_max_bytes,
     )
     app.add_middleware(TrailingSlash)
     app.add_middleware(CountWrites, writes=writes)

@@ -1,10 +1,12 @@
-"""Request-body rules applied before routing: JSON only (415), at most N bytes and at most
-MAX_JSON_ITEMS items (413), and the gallery limit that validation checks before it looks at
-any item."""
+"""Request-body rules applied before routing: JSON, or image bytes on the upload routes that
+take them (else 415); at most N bytes and at most MAX_JSON_ITEMS items (413); and the gallery
+limit that validation checks before it looks at any item."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,9 +22,27 @@ MAX_JSON_ITEMS = 65_536
 _ITEM_MARKS = b",[{"
 
 
-def _is_json(content_type: str) -> bool:
-    media_type = content_type.split(";", 1)[0].strip().lower()
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _is_json(media_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _is_binary(media_type: str) -> bool:
+    return media_type == "application/octet-stream" or media_type.startswith("image/")
+
+
+class UploadRoutes:
+    """The (method, path pattern) pairs whose body is a file's bytes, not JSON."""
+
+    def __init__(self, routes: Iterable[tuple[str, str]]) -> None:
+        self._routes = [(method, re.compile(pattern)) for method, pattern in routes]
+
+    def __contains__(self, request: tuple[str, str]) -> bool:
+        method, path = request
+        return any(m == method and p.fullmatch(path) for m, p in self._routes)
 
 
 async def _reject(send: Send, status: int, code: str, message: str) -> None:
@@ -48,26 +68,48 @@ def _most_items(body: bytes) -> int:
 
 
 class BodyLimits:
-    """Buffers a request body of at most `max_bytes` (bodies are small JSON), checks its type,
-    and gives validation this app's `max_gallery_items` (None: the domain rule checks it)."""
+    """Buffers a request body of at most `max_bytes` (JSON bodies are small) or, on `uploads`,
+    `max_upload_bytes` of a file; checks its type; and gives validation this app's
+    `max_gallery_items` (None: the domain rule checks it)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_gallery_items: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        max_gallery_items: int | None = None,
+        uploads: UploadRoutes | None = None,
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_gallery_items = max_gallery_items
+        self.uploads = uploads or UploadRoutes(())
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
         headers = {name.lower(): value for name, value in scope["headers"]}
-        content_type = headers.get(b"content-type", b"").decode("latin-1")
-        if content_type and not _is_json(content_type):
+        media_type = _media_type(headers.get(b"content-type", b"").decode("latin-1"))
+        max_bytes = self.max_bytes
+        upload = (scope["method"], scope["path"]) in self.uploads
+        if upload:
+            if media_type and not _is_binary(media_type):
+                await _reject(
+                    send,
+                    415,
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    "Send the image's bytes as application/octet-stream or image/*",
+                )
+                return
+            max_bytes = self.max_upload_bytes
+        elif media_type and not _is_json(media_type):
             await _reject(send, 415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json")
             return
-        too_large = f"The request body is larger than {self.max_bytes} bytes"
+        too_large = f"The request body is larger than {max_bytes} bytes"
         declared = headers.get(b"content-length", b"").decode("latin-1")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isdigit() and int(declared) > max_bytes:
             await _reject(send, 413, "REQUEST_TOO_LARGE", too_large)
             return
         chunks: list[bytes] = []
@@ -78,14 +120,14 @@ class BodyLimits:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > max_bytes:
                 await _reject(send, 413, "REQUEST_TOO_LARGE", too_large)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if len(body) > MAX_JSON_ITEMS and _most_items(body) > MAX_JSON_ITEMS:
+        if not upload and len(body) > MAX_JSON_ITEMS and _most_items(body) > MAX_JSON_ITEMS:
             too_many = f"The request body has more than {MAX_JSON_ITEMS} commas and brackets"
             await _reject(send, 413, "REQUEST_TOO_LARGE", too_many)
             return
