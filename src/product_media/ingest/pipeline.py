@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -91,7 +91,7 @@ class Pipeline:
         # Bounds the pixels being decoded at once, whatever the number of workers.
         self._decode_memory = MemoryBudget(limits.decode_memory)
 
-    async def _image(self, url: str, put: PutBlobs) -> Outcome:
+    async def _image(self, url: str, put: PutBlobs, uploaded: bytes | None) -> Outcome:
         busy = [0.0]  # seconds of processing, waits for a worker or the budget excluded
 
         def timed(work: Callable[[], T]) -> Callable[[], T]:
@@ -105,9 +105,11 @@ class Pipeline:
             return run
 
         try:
-            fetched = await self._fetcher.fetch(url, self._limits.image_fetch)
-            data = fetched.content
-            metrics.FETCHED_BYTES.inc(len(data))
+            if uploaded is None:
+                data = (await self._fetcher.fetch(url, self._limits.image_fetch)).content
+                metrics.FETCHED_BYTES.inc(len(data))
+            else:
+                data = uploaded
             inspected = await anyio.to_thread.run_sync(
                 timed(lambda: inspect_image(data, max_pixels=self._limits.max_pixels)),
                 limiter=self._cpu,
@@ -126,7 +128,7 @@ class Pipeline:
         finally:
             if busy[0]:
                 metrics.PROCESSING_SECONDS.observe(busy[0])
-        files, contents = _image_blobs(fetched.content, processed)
+        files, contents = _image_blobs(data, processed)
         await put(contents)
         return Ingested(files)
 
@@ -139,23 +141,30 @@ class Pipeline:
         tenant: Tenant,
         deadline: float,
         time_limit: float,
+        uploaded: bytes | None,
     ) -> Outcome:
         # Waiting for the gate or a slot counts against the deadline too.
         with anyio.CancelScope(deadline=deadline):
-            return await self._source(kind, url, put, gate, tenant)
+            return await self._source(kind, url, put, gate, tenant, uploaded)
         log.info("%s source %s not done within %g s", kind, safe_url(url), time_limit)
         code = DOWNLOAD_IMAGE_FAILED if kind == "image" else DOWNLOAD_VIDEO_FAILED
         return Failure(code, f"{url}: not done within the media update's {time_limit:g} s limit")
 
     async def _source(
-        self, kind: str, url: str, put: PutBlobs, gate: asyncio.Semaphore, tenant: Tenant
+        self,
+        kind: str,
+        url: str,
+        put: PutBlobs,
+        gate: asyncio.Semaphore,
+        tenant: Tenant,
+        uploaded: bytes | None,
     ) -> Outcome:
         if kind != "image":
             return Failure(DOWNLOAD_VIDEO_FAILED, f"{url}: video sources are not supported yet")
         async with gate, self._in_flight.slot(*tenant):
             try:
                 with metrics.SOURCES_IN_FLIGHT.track_inprogress():
-                    return await self._image(url, put)
+                    return await self._image(url, put, uploaded)
             except Exception:
                 log.exception("image source %s failed unexpectedly", safe_url(url))
                 return Failure(DOWNLOAD_IMAGE_FAILED, f"{url}: could not be processed")
@@ -167,15 +176,21 @@ class Pipeline:
         *,
         tenant: Tenant,
         time_limit: float,
+        uploads: Mapping[str, bytes] | None = None,
     ) -> dict[tuple[str, str], Outcome]:
         """Ingest each (kind, url) once for `tenant`; every source gets an outcome, none raises.
 
-        A source not done `time_limit` seconds after the call fails; blobs it already put are
-        the caller's, as any others its plan does not use."""
+        An image whose url is a key of `uploads` is those bytes, not fetched. A source not done
+        `time_limit` seconds after the call fails; blobs it already put are the caller's, as
+        any others its plan does not use."""
+        uploads = uploads or {}
         gate = asyncio.Semaphore(self._limits.concurrency)
         deadline = anyio.current_time() + time_limit
         keys = sorted(sources)
         outcomes = await asyncio.gather(
-            *(self._one(kind, url, put, gate, tenant, deadline, time_limit) for kind, url in keys)
+            *(
+                self._one(kind, url, put, gate, tenant, deadline, time_limit, uploads.get(url))
+                for kind, url in keys
+            )
         )
         return dict(zip(keys, outcomes, strict=True))

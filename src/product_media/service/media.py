@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import ParamSpec, TypeVar
 
 import anyio
@@ -77,14 +77,16 @@ async def write_media(
     *,
     token: str,
     time_limit: float,
+    uploads: Mapping[str, bytes] | None = None,
 ) -> T:
     """The one write path of every media change: ingest `sources`, then commit
     `decide(current, fetched)`'s media set in one transaction and return its outcome.
 
     `token` (hashed) is whose share of the ingest capacity the write draws on; sources not
-    done within `time_limit` seconds fail. Cancelled before the commit, the write changes
-    nothing and leaves nothing behind; once the commit has begun, it completes. Files the
-    commit stops using are deleted after it.
+    done within `time_limit` seconds fail; `uploads` are the bytes of sources sent in the
+    request (an ("image", name) source whose name is a key). Cancelled before the commit,
+    the write changes nothing and leaves nothing behind; once the commit has begun, it
+    completes. Files the commit stops using are deleted after it.
     Raises ProductNotFound (also when the product is deleted mid-way) and UpdateInterrupted.
     """
     if not await run_sync(storage.catalog.product_exists, store_id, product_id):
@@ -103,7 +105,9 @@ async def write_media(
 
     try:
         fetched: Fetched = (
-            await ingest.run(sources, put, tenant=(store_id, token), time_limit=time_limit)
+            await ingest.run(
+                sources, put, tenant=(store_id, token), time_limit=time_limit, uploads=uploads
+            )
             if sources
             else {}
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,7 +17,8 @@ class Ingest(Protocol):
     """Fetches and processes sources; every source gets an outcome, none raises.
 
     `tenant` (store id, hashed token) is whom the work is for: capacity is shared fairly
-    between tenants. A source not done within `time_limit` seconds fails."""
+    between tenants. A source not done within `time_limit` seconds fails. An image whose url
+    is a key of `uploads` is those bytes (a file sent in the request), not fetched."""
 
     async def run(
         self,
@@ -26,6 +27,7 @@ class Ingest(Protocol):
         *,
         tenant: tuple[int, str],
         time_limit: float,
+        uploads: Mapping[str, bytes] | None = None,
     ) -> dict[tuple[str, str], Outcome]: ...
 
 
