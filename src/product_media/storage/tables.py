@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    true,
 )
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
@@ -55,11 +57,16 @@ products = Table(
     Column("name", Text, nullable=False),
     Column("sku", String(255), nullable=True),
     Column("price", Float, nullable=False, server_default="0"),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("description", Text, nullable=True),
+    # None while `unlimited`.
+    Column("quantity", BigInteger, nullable=True),
+    Column("unlimited", Boolean, nullable=False, server_default=true()),
     Column("main_image_id", Id, nullable=True),
     Column("main_video_id", Id, nullable=True),
     _created(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("ix_products_store_sku", "store_id", "sku"),
+    Index("ix_products_store_sku", "store_id", "sku", unique=True),
 )
 
 images = Table(
@@ -71,6 +78,8 @@ images = Table(
     Column("width", Integer, nullable=False),
     Column("height", Integer, nullable=False),
     Column("alt", JSON, nullable=True),
+    # Ecwid's borderInfo: the dominating colour of the image's border and whether it is even.
+    Column("border", JSON, nullable=True),
     Index("ix_images_product", "product_id"),
 )
 
@@ -156,4 +165,34 @@ rate_counts = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("window", BigInteger, primary_key=True, autoincrement=False),
     Column("count", BigInteger, nullable=False, server_default="0"),
+)
+
+# An accepted async image upload (POST .../image/async, .../gallery/async) not yet processed.
+# Its id is the id its image will have; a job whose owner has died is taken up by any server.
+media_jobs = Table(
+    "media_jobs",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("store_id", BigInteger, nullable=False),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    # "main" or "gallery".
+    Column("target", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    # What else the request gave (width, height, alt, externalId).
+    Column("details", JSON, nullable=True),
+    Column("owner", String(64), nullable=True),
+    Column("claimed_at", Float, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("accepted_at", DateTime(timezone=True), server_default=func.now()),
+    Index("ix_media_jobs_product", "product_id"),
+)
+
+# SQLite only: the last id handed out per kind ("stores", "products", "media": images and
+# videos share one), since SQLite would give a deleted last row's id again. PostgreSQL uses
+# sequences (`media_ids` for images and videos).
+id_counters = Table(
+    "id_counters",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("last", BigInteger, nullable=False),
 )
