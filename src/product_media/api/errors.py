@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from product_media.api.schemas import ErrorOut
 from product_media.domain.media_update import WRONG_PARAMETER, WRONG_URL, InvalidUpdate
-from product_media.service.errors import ProductNotFound, UpdateInterrupted
+from product_media.service.errors import ProductNotFound, StoreNotFound, UpdateInterrupted
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ProductNotFound)
     async def _no_product(_request: Request, exc: ProductNotFound) -> JSONResponse:
         return error_response(404, "PRODUCT_NOT_FOUND", str(exc))
+
+    @app.exception_handler(StoreNotFound)
+    async def _no_store(_request: Request, exc: StoreNotFound) -> JSONResponse:
+        return error_response(404, "STORE_NOT_FOUND", str(exc))
 
     @app.exception_handler(UpdateInterrupted)
     async def _interrupted(_request: Request, exc: UpdateInterrupted) -> JSONResponse:

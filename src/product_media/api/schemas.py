@@ -229,3 +229,28 @@ class ProductsPage(_Out):
 class ErrorOut(_Out):
     errorMessage: str
     errorCode: str
+
+
+class GeneralInfoOut(_Out):
+    storeId: int
+    storeUrl: str = Field(description="This service's public base URL (it has no storefront)")
+
+
+class AccountOut(_Out):
+    accountName: str = Field(description="The store's name")
+
+
+class StoreSettingsOut(_Out):
+    storeName: str
+
+
+class LanguagesOut(_Out):
+    enabledLanguages: list[str]
+    defaultLanguage: str
+
+
+class ProfileOut(_Out):
+    generalInfo: GeneralInfoOut
+    account: AccountOut
+    settings: StoreSettingsOut
+    languages: LanguagesOut
