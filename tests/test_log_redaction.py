@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
 
@@ -48,11 +47,11 @@ def test_redact(text: str, logged: str) -> None:
     "hostile",
     ["/" * 200_000, "a." * 100_000 + "://", "/a" * 100_000 + "?", "http://" + "@" * 200_000],
 )
+# A guard, not a measure: this takes milliseconds, a quadratic scan of these lines hours.
+@pytest.mark.timeout(60)
 def test_redact_is_linear(hostile: str) -> None:
     """A client chooses the path the access line holds; a long one must not stall logging."""
-    started = time.perf_counter()
-    redact(hostile)
-    assert time.perf_counter() - started < 1.0
+    assert isinstance(redact(hostile), str)
 
 
 def _record(message: str, *args: object, exc: BaseException | None = None) -> logging.LogRecord:
