@@ -15,6 +15,7 @@ import logging
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import REGCLASS
 
 revision = "0004"
 down_revision = "0003"
@@ -95,6 +96,16 @@ def upgrade() -> None:
     op.create_index("ix_media_jobs_product", "media_jobs", ["product_id"])
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
+        # Generated ids are drawn before their insert from now on, so the serial sequences
+        # must be past every id stored, one inserted with an explicit id included.
+        for name in ("stores", "products"):
+            sequence = sa.cast(sa.func.pg_get_serial_sequence(name, "id"), REGCLASS)
+            last = sa.func.coalesce(sa.func.pg_sequence_last_value(sequence), 0)
+            ids = sa.table(name, sa.column("id", sa.BigInteger))
+            top = sa.select(sa.func.coalesce(sa.func.max(ids.c.id), 0)).scalar_subquery()
+            bind.execute(
+                sa.select(sa.func.setval(sequence, sa.func.greatest(last, top))).where(top > 0)
+            )
         # Images and videos draw their ids from one sequence, past every id either holds.
         op.execute("CREATE SEQUENCE media_ids AS bigint")
         op.execute(
