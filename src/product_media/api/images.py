@@ -116,10 +116,10 @@ async def upload_main_image(
     request: Request,
     store_id: StoreId,
     product_id: ProductId,
-    external_url: ExternalUrl,
     _grant: Annotated[Grant, Depends(require(UPDATE_CATALOG))],
     token: Annotated[str, Depends(_hashed_token)],
     state: Annotated[AppState, Depends(app_state)],
+    external_url: ExternalUrl = None,
 ) -> dict[str, int]:
     return await _upload(request, state, store_id, product_id, "main", external_url, token)
 
@@ -135,10 +135,10 @@ async def upload_gallery_image(
     request: Request,
     store_id: StoreId,
     product_id: ProductId,
-    external_url: ExternalUrl,
     _grant: Annotated[Grant, Depends(require(UPDATE_CATALOG))],
     token: Annotated[str, Depends(_hashed_token)],
     state: Annotated[AppState, Depends(app_state)],
+    external_url: ExternalUrl = None,
     _file_name: Annotated[
         str | None,
         Query(alias="fileName", max_length=1000, description="The image's title (accepted)"),

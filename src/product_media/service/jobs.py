@@ -121,6 +121,8 @@ class JobRunner:
             await self.run_job(job)
         finally:
             self._slots.release()
+            # The product's next job may run now.
+            self.wake()
 
     async def run_job(self, job: MediaJob) -> None:
         """Process one claimed job: its image is added, or its failure logged; either way the
