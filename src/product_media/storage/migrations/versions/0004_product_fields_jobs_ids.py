@@ -100,11 +100,13 @@ def upgrade() -> None:
         # must be past every id stored, one inserted with an explicit id included.
         for name in ("stores", "products"):
             sequence = sa.cast(sa.func.pg_get_serial_sequence(name, "id"), REGCLASS)
-            last = sa.func.coalesce(sa.func.pg_sequence_last_value(sequence), 0)
+            drawn = sa.func.coalesce(sa.func.pg_sequence_last_value(sequence), 0)
             ids = sa.table(name, sa.column("id", sa.BigInteger))
-            top = sa.select(sa.func.coalesce(sa.func.max(ids.c.id), 0)).scalar_subquery()
+            stored = sa.select(sa.func.coalesce(sa.func.max(ids.c.id), 0)).scalar_subquery()
             bind.execute(
-                sa.select(sa.func.setval(sequence, sa.func.greatest(last, top))).where(top > 0)
+                sa.select(sa.func.setval(sequence, sa.func.greatest(drawn, stored))).where(
+                    stored > 0
+                )
             )
         # Images and videos draw their ids from one sequence, past every id either holds.
         op.execute("CREATE SEQUENCE media_ids AS bigint")
@@ -123,7 +125,7 @@ def upgrade() -> None:
         )
         rows = []
         for name, tables in _COUNTED.items():
-            last: int = max(
+            top: int = max(
                 bind.execute(
                     sa.select(sa.func.coalesce(sa.func.max(sa.column("id")), 0)).select_from(
                         sa.table(table)
@@ -131,7 +133,7 @@ def upgrade() -> None:
                 ).scalar_one()
                 for table in tables
             )
-            rows.append({"name": name, "last": last})
+            rows.append({"name": name, "last": top})
         op.bulk_insert(counters, rows)
 
 
