@@ -115,14 +115,16 @@ def edit_images(current: MediaSet, edits: Sequence[ImageEdit]) -> MediaSet:
     for edit in edits:
         if edit.alt is None:
             continue
+        # An empty alt text (as GET shows one: {"translated": {}}) is none at all.
+        alt = edit.alt if edit.alt.main or edit.alt.translated else None
         at = positions[edit.id]
         if at < 0:
             assert main is not None, "only a main image is shown as 0"
-            main = replace(main, alt=edit.alt)
+            main = replace(main, alt=alt)
         else:
             image = gallery[at]
             assert isinstance(image, Image), "only images are shown in media.images"
-            gallery[at] = replace(image, alt=edit.alt)
+            gallery[at] = replace(image, alt=alt)
 
     # The images with a sort key first, by key (equal keys keep their order), then the rest.
     keys = {positions[e.id]: e.order_by for e in edits if e.order_by is not None}
