@@ -466,7 +466,13 @@ def test_a_failed_async_upload_is_logged_with_its_reason(
             "WRONG_PARAMETER",
             "width",
         ),
-        ({"url": "https://e.com/a.jpg", "width": 0, "height": 1}, 400, "WRONG_PARAMETER", "width"),
+        ({"url": "https://e.com/a.jpg", "width": -1, "height": 1}, 400, "WRONG_PARAMETER", "width"),
+        (
+            {"url": "https://e.com/a.jpg", "width": "1e3", "height": 1},
+            400,
+            "WRONG_PARAMETER",
+            "width",
+        ),
         (
             {"url": "https://e.com/a.jpg", "width": True, "height": 1},
             400,

@@ -221,8 +221,8 @@ def test_an_unknown_image_id_changes_nothing(api: httpx.Client, store_path: str)
     _with_images(api, path, 2)
     before = _get(api, path)
     response = api.put(path, json={"name": "New", "media": {"images": [{"id": "5", "orderBy": 1}]}})
-    message = _error(response, 400, "WRONG_PARAMETER")
-    assert message.startswith("media.images[0].id")
+    message = _error(response, 404, "IMAGE_NOT_FOUND")
+    assert message == "media.images[0].id: the product has no image '5'"
     assert _get(api, path) == before, "neither the name nor the images"
 
 
@@ -305,6 +305,7 @@ def test_search_filters_and_orders(api: httpx.Client, store_path: str) -> None:
         {"productId": "1,,2"},
         {"productId": "-1"},
         {"productId": "99999999999999999999"},
+        {"productId": "01"},
         {"enabled": "maybe"},
     ],
 )

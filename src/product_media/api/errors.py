@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from product_media.api.schemas import ErrorOut
-from product_media.domain.image_edits import InvalidEdit
+from product_media.domain.image_edits import UnknownImage
 from product_media.domain.media_update import WRONG_PARAMETER, WRONG_URL, InvalidUpdate
 from product_media.service.errors import (
     ImageUnusable,
@@ -39,7 +39,7 @@ _DESCRIPTIONS = {
     400: "WRONG_PARAMETER: malformed JSON, or a parameter or field of the wrong type or range",
     403: "INVALID_API_TOKEN (no token, an unknown one, or one of another store), "
     "or INSUFFICIENT_APP_SCOPE",
-    404: "STORE_NOT_FOUND, PRODUCT_NOT_FOUND, or NOT_FOUND",
+    404: "STORE_NOT_FOUND, PRODUCT_NOT_FOUND, IMAGE_NOT_FOUND, or NOT_FOUND",
     409: "SKU_ALREADY_EXISTS: another product of the store has that SKU",
     413: "REQUEST_TOO_LARGE: the JSON body is over the size limit",
     415: "UNSUPPORTED_MEDIA_TYPE: the body is not sent as application/json",
@@ -120,9 +120,10 @@ def install(app: FastAPI) -> None:
     async def _invalid_update(_request: Request, exc: InvalidUpdate) -> JSONResponse:
         return error_response(_INVALID_UPDATE_STATUS[exc.code], exc.code, exc.message)
 
-    @app.exception_handler(InvalidEdit)
-    async def _invalid_edit(_request: Request, exc: InvalidEdit) -> JSONResponse:
-        return error_response(400, WRONG_PARAMETER, str(exc))
+    @app.exception_handler(UnknownImage)
+    async def _unknown_image(_request: Request, exc: UnknownImage) -> JSONResponse:
+        # As Ecwid answers for a video a product does not have: 404.
+        return error_response(404, "IMAGE_NOT_FOUND", str(exc))
 
     @app.exception_handler(SkuAlreadyExists)
     async def _sku_taken(_request: Request, exc: SkuAlreadyExists) -> JSONResponse:

@@ -10,23 +10,30 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from product_media.api.auth import StoreId, require
 from product_media.api.errors import ApiError, documented
-from product_media.api.ids import MAX_ID, PLAIN_DECIMAL
+from product_media.api.ids import MAX_ID
 from product_media.api.media import _hashed_token
 from product_media.api.products import ProductId
 from product_media.api.schemas import AsyncImageIn, CreatedOut, DeletedOut
 from product_media.api.state import AppState, app_state
 from product_media.domain.access import UPDATE_CATALOG, UPDATE_CATALOG_BATCH_DELETE, Grant
 from product_media.domain.image_edits import Target
-from product_media.domain.media_update import WRONG_URL, InvalidUpdate, wrong_url
+from product_media.domain.media_update import (
+    MAX_URL_LENGTH,
+    URL_PATTERN,
+    WRONG_URL,
+    InvalidUpdate,
+    wrong_url,
+)
 from product_media.service import images, jobs
 
 router = APIRouter()
 
 _PRODUCT = "/api/v3/{storeId}/products/{productId}"
+# Digits only in the route itself ({galleryItemId:int}), so that .../gallery/async and
+# .../gallery/video stay other paths: a DELETE there is a 405, not a bad item id.
 GalleryItemId = Annotated[
     int,
     Path(alias="galleryItemId", gt=0, le=MAX_ID, description="galleryImages[].id, or a video's id"),
-    PLAIN_DECIMAL,
 ]
 ExternalUrl = Annotated[
     str | None,
@@ -34,6 +41,8 @@ ExternalUrl = Annotated[
         alias="externalUrl",
         max_length=10_000,
         description="An image to fetch instead of one sent in the body (which is then ignored)",
+        # What is accepted, as for PUT .../media; anything else is a 422 WRONG_URL.
+        json_schema_extra={"pattern": URL_PATTERN, "maxLength": MAX_URL_LENGTH},
     ),
 ]
 UPLOAD_ERRORS = documented(
@@ -60,12 +69,10 @@ DELETE_ERRORS = documented(400, 403, 404, 429, 503)
 # The bytes of an upload, as /openapi.json shows the request body.
 _BINARY_BODY: dict[str, Any] = {
     "requestBody": {
-        "description": "The image's bytes (JPEG, PNG, GIF or WebP); none with externalUrl",
+        "description": "The image's bytes (JPEG, PNG, GIF or WebP), sent as "
+        "application/octet-stream or image/*; none with externalUrl",
         "required": False,
-        "content": {
-            media: {"schema": {"type": "string", "format": "binary"}}
-            for media in ("application/octet-stream", "image/*")
-        },
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
 
@@ -211,7 +218,7 @@ async def delete_main_image(
 
 
 @router.delete(
-    _PRODUCT + "/gallery/{galleryItemId}",
+    _PRODUCT + "/gallery/{galleryItemId:int}",
     response_model=DeletedOut,
     responses=DELETE_ERRORS,
     summary="Delete the gallery image or video of that id",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from typing import Annotated, Any
 
@@ -120,6 +121,24 @@ class MediaUpdateOut(_Out):
     )
 
 
+def _whole(value: Any) -> Any:
+    """JSON Schema's integers include 5.0; Pydantic's strict ones do not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer, written as JSON may write one (5 or 5.0); never a string or a boolean.
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole)]
+MAX_QUANTITY = 2**53
+# (Pydantic cannot put the bounds of a validated integer in the schema; this does.)
+Quantity = Annotated[
+    WholeNumber,
+    Field(ge=0, le=MAX_QUANTITY),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_QUANTITY}),
+]
+
+
 class AltIn(_In):
     main: StrictStr | None = Field(None, max_length=10_000)
     translated: dict[StrictStr, StrictStr] | None = Field(None, description="By language code")
@@ -128,8 +147,8 @@ class AltIn(_In):
 class ProductImageIn(_In):
     """An item of `media.images` as GET shows it; what PUT reads of it."""
 
-    id: StrictStr | StrictInt = Field(description='"0" the main image, "1", "2", ... the gallery')
-    orderBy: StrictInt | None = Field(
+    id: StrictStr | WholeNumber = Field(description='"0" the main image, "1", "2", ... the gallery')
+    orderBy: WholeNumber | None = Field(
         None, description="Sort key over the listed gallery images; the main image's is ignored"
     )
     isMain: StrictBool | None = Field(None, description="true makes a gallery image the main one")
@@ -152,8 +171,8 @@ class ProductUpdateIn(_In):
     price: StrictFloat | None = Field(None, ge=0, le=1e15)
     enabled: StrictBool | None = None
     description: StrictStr | None = None
-    quantity: StrictInt | None = Field(
-        None, ge=0, le=2**53, description="Items in stock; setting it tracks the stock"
+    quantity: Quantity | None = Field(
+        None, description="Items in stock; setting it tracks the stock"
     )
     unlimited: StrictBool | None = Field(None, description="true: unlimited stock, no quantity")
     media: ProductMediaIn | None = Field(None, description="Only media.images is read")
@@ -167,24 +186,35 @@ class ProductIn(ProductUpdateIn):
     price: StrictFloat = Field(0, ge=0, le=1e15)
 
 
-def _positive_size(value: Any) -> Any:
-    """A width or height: a JSON number, or a string holding one (as Ecwid's docs type it)."""
+_SIZE_TEXT = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"
+MAX_IMAGE_SIZE = 1_000_000_000
+
+
+def _image_size(value: Any) -> Any:
+    """A width or height: a JSON number, or a string holding one (as Ecwid's docs type it).
+    Only informative here (the image's own size is what counts), so 0 passes too."""
     if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise PydanticCustomError("size", "must be a number") from None
+        if not re.fullmatch(_SIZE_TEXT, value):
+            raise PydanticCustomError("size", "must be a number of pixels")
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PydanticCustomError("size", "must be a number")
-    if not 0 < value <= 1e9:
-        raise PydanticCustomError("size", "must be a positive number")
+        raise PydanticCustomError("size", "must be a number of pixels")
+    if not 0 <= value <= MAX_IMAGE_SIZE:
+        raise PydanticCustomError("size", "must be from 0 to {limit}", {"limit": MAX_IMAGE_SIZE})
     return value
 
 
 ImageSize = Annotated[
     float,
-    BeforeValidator(_positive_size),
-    WithJsonSchema({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string"}]}),
+    BeforeValidator(_image_size),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": MAX_IMAGE_SIZE},
+                {"type": "string", "pattern": _SIZE_TEXT},
+            ]
+        }
+    ),
 ]
 
 
@@ -199,7 +229,10 @@ class AsyncAltIn(_Strict):
 
 
 class AsyncImageIn(_Strict):
-    url: StrictStr = Field(description="The image to fetch (http or https)")
+    # Any string gets through parsing, so that a bad URL is a 422 WRONG_URL (as MediaUrl).
+    url: Annotated[StrictStr, WithJsonSchema(_URL_SCHEMA)] = Field(
+        description="The image to fetch (http or https)"
+    )
     width: ImageSize = Field(description="The image's width, a number or a numeric string")
     height: ImageSize = Field(description="The image's height, a number or a numeric string")
     alt: AsyncAltIn | None = None

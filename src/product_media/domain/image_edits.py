@@ -13,8 +13,8 @@ from product_media.domain.plan import DOWNLOAD_IMAGE_FAILED, Failure, Fetched
 Target = Literal["main", "gallery"]
 
 
-class InvalidEdit(Exception):
-    """An edit names what the product does not have, or contradicts itself; nothing changed."""
+class UnknownImage(Exception):
+    """An edit names an image the product does not show (any more); nothing changed."""
 
 
 @dataclass(frozen=True)
@@ -80,35 +80,42 @@ class ImageEdit:
     alt: Alt | None = None
 
 
-def _edit_positions(current: MediaSet, edits: Sequence[ImageEdit]) -> dict[str, int]:
-    """For each edit's id, where its image is: -1 for the main image, else its gallery index.
-    Raises InvalidEdit for an id the product does not show, or one given twice."""
+def _merged(current: MediaSet, edits: Sequence[ImageEdit]) -> dict[str, tuple[int, ImageEdit]]:
+    """Each edited image's place (-1 the main image, else its gallery index) and its edit, an
+    image listed twice taking what its later listing sets. Raises UnknownImage."""
     shown: dict[str, int] = {}
     if current.main_image is not None:
         shown["0"] = -1
     images = [i for i, item in enumerate(current.gallery) if isinstance(item, Image)]
     shown.update({str(n): index for n, index in enumerate(images, start=1)})
-    positions: dict[str, int] = {}
+    merged: dict[str, tuple[int, ImageEdit]] = {}
     for n, edit in enumerate(edits):
         if edit.id not in shown:
-            raise InvalidEdit(f"media.images[{n}].id: the product has no image {edit.id!r}")
-        if edit.id in positions:
-            raise InvalidEdit(f"media.images[{n}].id: image {edit.id!r} is listed twice")
-        positions[edit.id] = shown[edit.id]
-    return positions
+            raise UnknownImage(f"media.images[{n}].id: the product has no image {edit.id!r}")
+        earlier = merged.get(edit.id, (0, ImageEdit(edit.id)))[1]
+        merged[edit.id] = (
+            shown[edit.id],
+            ImageEdit(
+                edit.id,
+                earlier.order_by if edit.order_by is None else edit.order_by,
+                earlier.is_main if edit.is_main is None else edit.is_main,
+                earlier.alt if edit.alt is None else edit.alt,
+            ),
+        )
+    return merged
 
 
 def edit_images(current: MediaSet, edits: Sequence[ImageEdit]) -> MediaSet:
     """A product's `media.images` applied (DESIGN section 8): `orderBy` sorts the gallery
     images that carry one, which then fill the positions images hold in the gallery (videos
     keep theirs, the other images follow in their order); `isMain: true` on a gallery image
-    swaps it with the main image; `alt` replaces an image's alt text. Raises InvalidEdit."""
-    positions = _edit_positions(current, edits)
+    swaps it with the main image (the last one so marked, if several are); `alt` replaces an
+    image's alt text. An image listed twice takes what its later listing sets. Raises
+    UnknownImage."""
+    merged = _merged(current, edits)
+    positions = {shown: at for shown, (at, _edit) in merged.items()}
+    edits = [edit for _at, edit in merged.values()]
     mains = [edit.id for edit in edits if edit.is_main and edit.id != "0"]
-    if len(mains) > 1:
-        raise InvalidEdit(
-            f"media.images: {len(mains)} images are marked isMain, at most one may be"
-        )
 
     main = current.main_image
     gallery: list[GalleryItem] = list(current.gallery)
@@ -137,7 +144,7 @@ def edit_images(current: MediaSet, edits: Sequence[ImageEdit]) -> MediaSet:
         reordered[new] = gallery[old]
 
     if mains:
-        at = moved_to[positions[mains[0]]]
+        at = moved_to[positions[mains[-1]]]
         chosen = reordered[at]
         assert isinstance(chosen, Image), "only images are shown in media.images"
         if main is None:

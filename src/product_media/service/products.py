@@ -62,7 +62,7 @@ async def update_product(
 ) -> None:
     """Change a product's fields and, with `image_edits`, its images' order, main image and
     alt texts, in one transaction on the one write path. Raises ProductNotFound,
-    SkuAlreadyExists and InvalidEdit (nothing changes)."""
+    SkuAlreadyExists and UnknownImage (nothing changes)."""
 
     def decide(current: MediaSet, _fetched: Fetched) -> tuple[MediaSet, None]:
         return (current if image_edits is None else edit_images(current, image_edits)), None
