@@ -18,3 +18,17 @@ class StoreNotFound(Exception):
 class UpdateInterrupted(Exception):
     """The update could not be committed (its server was taken for dead mid-way); nothing
     changed and it can be sent again."""
+
+
+class SkuAlreadyExists(Exception):
+    """Another product of the store has that SKU; nothing changed."""
+
+
+class ImageUnusable(Exception):
+    """An image sent or named for upload cannot be used; nothing changed. `code` is
+    INVALID_IMAGE (the bytes sent) or DOWNLOAD_IMAGE_FAILED (the URL given)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
