@@ -507,7 +507,7 @@ def test_async_refusals(
     names: str,
 ) -> None:
     message = _error(api.post(f"{product}/{endpoint}", json=body), status, code)
-    assert message.startswith(names), message
+    assert names in message, message
 
 
 def test_async_jobs_of_a_crashed_server_are_taken_up(

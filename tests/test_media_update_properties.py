@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from product_media.api.schemas import MediaUpdateIn
 from product_media.domain.media import Blob, Image, ImageFiles, MediaSet, Video, VideoFiles
@@ -151,7 +152,7 @@ _MISSING_FORMS = ("absent", "null", "empty")
 ALL_SHAPES = ("image", "video", "both", "neither")
 VALID_SHAPES = ("image", "video", "both")
 
-# Keys that look like the real ones but are not: the schema must ignore them.
+# Keys that look like the real ones but are not: the schema must refuse them, naming them.
 _ITEM_EXTRAS = ["imageURL", "image_url", "ImageUrl", "url", "videoURL", "alt", "id", "isMain"]
 _TOP_EXTRAS = ["MainMedia", "mainImage", "gallery", "galleryImages", "media", "images", "videos"]
 _JUNK = st.one_of(
@@ -187,7 +188,6 @@ def request_bodies(
         obj: Body = {}
         slot(obj, "imageUrl", shape in ("image", "both"))
         slot(obj, "videoUrl", shape in ("video", "both"))
-        obj.update(draw(st.dictionaries(st.sampled_from(_ITEM_EXTRAS), _JUNK, max_size=2)))
         return obj
 
     body: Body = {}
@@ -204,7 +204,6 @@ def request_bodies(
     elif gallery_form == "list":
         item_shapes = draw(st.lists(st.sampled_from(shapes), max_size=MAX_GENERATED_ITEMS))
         body["galleryMedia"] = [item(shape) for shape in item_shapes]
-    body.update(draw(st.dictionaries(st.sampled_from(_TOP_EXTRAS), _JUNK, max_size=2)))
     return body, verdicts
 
 
@@ -453,6 +452,33 @@ def fetch_outcomes(draw: st.DrawFn) -> dict[tuple[str, str], Outcome]:
 
 def _pair(source: MediaSource | None) -> Wanted | None:
     return None if source is None else Wanted(source.image_url, source.video_url)
+
+
+@PROPERTY
+@given(request_bodies(ANY_URLS, ALL_SHAPES), st.data())
+def test_an_unknown_field_is_refused_by_name(
+    case: tuple[Body, dict[str, bool]], data: st.DataObject
+) -> None:
+    """A typo must never count as a missing field (which would delete media): any key the
+    schema does not know, at the top or in an item, is refused at its own location."""
+    body, _ = case
+    items = [body["mainMedia"]] if isinstance(body.get("mainMedia"), dict) else []
+    items += body.get("galleryMedia") or []
+    places: list[tuple[Body, tuple[str | int, ...], list[str]]] = [(body, (), _TOP_EXTRAS)]
+    if isinstance(body.get("mainMedia"), dict):
+        places.append((body["mainMedia"], ("mainMedia",), _ITEM_EXTRAS))
+    places += [
+        (item, ("galleryMedia", index), _ITEM_EXTRAS)
+        for index, item in enumerate(body.get("galleryMedia") or [])
+    ]
+    target, location, extras = data.draw(st.sampled_from(places))
+    key = data.draw(st.sampled_from(extras))
+    target[key] = data.draw(_JUNK)
+    with pytest.raises(ValidationError) as caught:
+        MediaUpdateIn.model_validate(body)
+    assert ("extra_forbidden", (*location, key)) in {
+        (error["type"], error["loc"]) for error in caught.value.errors()
+    }
 
 
 @PROPERTY
