@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
@@ -102,6 +103,8 @@ class FakeCatalog:
         product_id: int,
         claim: str,
         decide: Callable[[MediaSet], tuple[MediaSet, T]],
+        *,
+        settle: Callable[[T, MediaSet], T] | None = None,
     ) -> tuple[T, frozenset[str]] | None:
         with self._lock:
             self.before_update()
@@ -115,17 +118,22 @@ class FakeCatalog:
                 raise ClaimLost(claim)
             released = frozenset(held)
             self.claims.pop(claim, None)
-            self.products[product_id] = replace(product, media=self._with_ids(new))
+            saved = self._with_ids(new)
+            self.products[product_id] = replace(product, media=saved)
+            if settle is not None:
+                outcome = settle(outcome, saved)
             return outcome, (current.blob_keys() | released) - new.blob_keys()
 
     def _with_ids(self, media: MediaSet) -> MediaSet:
         def stored(item: Image | Video) -> Image | Video:
+            if isinstance(item, Video) and item.cover_id is None and item.source.cover:
+                # A new video, or a stored one given a new cover.
+                item = replace(item, cover_id=self._new_id())
             if item.id is not None:
                 return item
             if isinstance(item, Image):
                 return replace(item, id=self._new_id())
-            cover_id = self._new_id() if item.source.cover is not None else None
-            return replace(item, id=self._new_id(), cover_id=cover_id)
+            return replace(item, id=self._new_id())
 
         main_image = stored(media.main_image) if media.main_image else None
         main_video = stored(media.main_video) if media.main_video else None
@@ -208,6 +216,9 @@ class FakeBlobStore:
             raise OSError(f"cannot write {key}")
         self.puts.append(key)
         self.blobs.setdefault(key, content)
+
+    def put_file(self, key: str, path: Path) -> None:
+        self.put(key, path.read_bytes())
 
     def open(self, key: str, byte_range: ByteRange | None = None) -> OpenedBlob | None:
         content = self.blobs.get(key)

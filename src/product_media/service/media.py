@@ -7,6 +7,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import anyio
@@ -78,9 +79,12 @@ async def write_media(
     token: str,
     time_limit: float,
     uploads: Mapping[str, bytes] | None = None,
+    settle: Callable[[T, MediaSet], T] | None = None,
 ) -> T:
     """The one write path of every media change: ingest `sources`, then commit
-    `decide(current, fetched)`'s media set in one transaction and return its outcome.
+    `decide(current, fetched)`'s media set in one transaction and return its outcome
+    (passed through `settle` with the media set as saved, its new items' ids given, when the
+    outcome has to name them).
 
     `token` (hashed) is whose share of the ingest capacity the write draws on; sources not
     done within `time_limit` seconds fail; `uploads` are the bytes of sources sent in the
@@ -94,7 +98,7 @@ async def write_media(
     claim = uuid.uuid4().hex
     written: set[str] = set()
 
-    async def put(contents: dict[str, bytes]) -> None:
+    async def put(contents: Mapping[str, bytes | Path]) -> None:
         written.update(contents)
         await run_sync(
             lambda: write_claimed(storage.ledger, storage.blobs, claim, storage.owner, contents)
@@ -115,7 +119,9 @@ async def write_media(
         # waits for the commit: the write then ends as committed, its garbage collected.
         with anyio.CancelScope(shield=True):
             committed = await run_sync(
-                storage.catalog.update_media, store_id, product_id, claim, planned
+                lambda: storage.catalog.update_media(
+                    store_id, product_id, claim, planned, settle=settle
+                )
             )
     except ClaimLost as exc:
         await _discard(storage, claim, written)

@@ -191,10 +191,13 @@ class SqlCatalog:
         product_id: int,
         claim: str,
         decide: Callable[[MediaSet], tuple[MediaSet, T]],
+        *,
+        settle: Callable[[T, MediaSet], T] | None = None,
     ) -> tuple[T, frozenset[str]] | None:
         """Replace a product's media set with `decide(current)` in one transaction.
 
-        Returns what `decide` returned beside it and the blob keys that may have become
+        Returns what `decide` returned beside it (passed through `settle` with the media set
+        as saved, ids given, when there is one) and the blob keys that may have become
         garbage; None when the product does not exist (the claim is kept for the caller).
         Raises ClaimLost when the claim no longer holds the new files.
         """
@@ -209,6 +212,9 @@ class SqlCatalog:
             if new.blob_keys() - current.blob_keys() - released:
                 raise ClaimLost(f"claim {claim} was dropped before its commit")
             rows.save_media(conn, store_id, product_id, current, new)
+            if settle is not None:
+                saved = _product_rows(conn, store_id, [product_id])
+                outcome = settle(outcome, rows.load_products(conn, saved)[0].media)
             return outcome, (current.blob_keys() | released) - new.blob_keys()
 
     # -- the ledger of blob lifetimes --------------------------------------------------------

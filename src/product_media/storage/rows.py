@@ -155,9 +155,15 @@ def _stored(
         if item.id is not None:
             return "image", item.id
         return "image", _insert_image(conn, store_id, product_id, item.files, item.alt)
-    if item.id is not None:
-        return "video", item.id
     source = item.source
+    if item.id is not None:
+        if item.cover_id is None and source.cover is not None:
+            # A stored video given a new cover (the old cover's row goes with the old set).
+            new_cover = _insert_image(conn, store_id, product_id, source.cover, None)
+            conn.execute(
+                update(videos).where(videos.c.id == item.id).values(cover_image_id=new_cover)
+            )
+        return "video", item.id
     cover_id = (
         _insert_image(conn, store_id, product_id, source.cover, None) if source.cover else None
     )
