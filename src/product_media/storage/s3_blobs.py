@@ -76,9 +76,12 @@ class S3BlobStore:
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
         max_attempts: int = 3,
+        part_size: int = PART_SIZE,
     ) -> None:
         # Names the record of each multipart upload this process has under way.
         self._owner = owner
+        # S3 takes parts of 5 MiB or more (the last one excepted).
+        self._part_size = max(part_size, 5 * 1024 * 1024)
         self.bucket, self.prefix = parse_blob_url(blob_url)
         session = boto3.session.Session()
         self.region: str = session.region_name or DEFAULT_REGION
@@ -119,13 +122,13 @@ class S3BlobStore:
         )
 
     def put_file(self, key: str, path: Path) -> None:
-        """Upload the file at `path` unless the key is there already: in one request up to
-        PART_SIZE, else as a multipart upload of PART_SIZE parts, one in memory at a time."""
+        """Upload the file at `path` unless the key is there already: in one request up to a
+        part's size (PART_SIZE), else as a multipart upload, one part in memory at a time."""
         if not is_blob_key(key):
             raise ValueError(f"not a blob key: {key!r}")
         if self.exists(key):
             return
-        if path.stat().st_size <= PART_SIZE:
+        if path.stat().st_size <= self._part_size:
             with path.open("rb") as body:
                 self._client.put_object(
                     Bucket=self.bucket, Key=self._object(key), Body=body, **self._headers(key)
@@ -149,7 +152,7 @@ class S3BlobStore:
             self._record(record, key, upload_id)
             parts: list[dict[str, Any]] = []
             with path.open("rb") as source:
-                while part := source.read(PART_SIZE):
+                while part := source.read(self._part_size):
                     number = len(parts) + 1
                     answer = self._client.upload_part(
                         Bucket=self.bucket,
