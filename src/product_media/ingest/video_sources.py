@@ -40,7 +40,6 @@ from product_media.ingest.video_files import (
     VideoRejected,
     cover_frame,
     cover_memory,
-    demuxer_for,
     probe_video,
 )
 
@@ -185,15 +184,16 @@ class VideoSources:
     async def _file(self, url: str, put: PutBlobs) -> Outcome:
         busy = _Busy()
         files = self._limits.files
+        started = time.perf_counter()
         with self._scratch.file() as path:
             try:
                 downloaded = await self._fetcher.download(
                     url, self._limits.download, path, check_head=_video_head
                 )
                 metrics.FETCHED_BYTES.inc(downloaded.size)
+                fetched = time.perf_counter()
                 fmt = sniff(downloaded.head)
                 assert fmt is not None, "the download's head was checked"
-                demuxer_for(fmt)
                 probed = await anyio.to_thread.run_sync(
                     busy.timed(lambda: probe_video(path, fmt, files)), limiter=self._cpu
                 )
@@ -219,7 +219,21 @@ class VideoSources:
                 if busy.seconds:
                     metrics.PROCESSING_SECONDS.observe(busy.seconds)
             key = digest_key(downloaded.sha256, fmt.extension)
+            processed = time.perf_counter()
             await put({key: path, **contents})
+        log.info(
+            "video file %s (%s %dx%d, %.1f s, %d bytes): downloaded in %.2f s, probed and "
+            "given a cover in %.2f s, stored in %.2f s",
+            key,
+            probed.codec,
+            probed.width,
+            probed.height,
+            probed.duration,
+            downloaded.size,
+            fetched - started,
+            processed - fetched,
+            time.perf_counter() - processed,
+        )
         return Ingested(VideoFiles(file=Blob(key, fmt.mime), cover=cover))
 
 
