@@ -35,7 +35,7 @@ from tests.service import Service
 from tests.source_server import SourceServer
 
 FPS = 25
-BITRATE = 13_300_000
+BITRATE = 13_200_000
 _STAGES = re.compile(
     r"video file (?P<key>\S+) .*: downloaded in (?P<download>[0-9.]+) s, probed and given a "
     r"cover in (?P<process>[0-9.]+) s, stored in (?P<store>[0-9.]+) s"

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from s3transfer.utils import ReadFileChunk
 
 from product_media.domain.blob_keys import is_blob_key
 from product_media.ingest.formats import by_extension
@@ -123,7 +124,7 @@ class S3BlobStore:
 
     def put_file(self, key: str, path: Path) -> None:
         """Upload the file at `path` unless the key is there already: in one request up to a
-        part's size (PART_SIZE), else as a multipart upload, one part in memory at a time."""
+        part's size (PART_SIZE), else as a multipart upload; streamed from the file either way."""
         if not is_blob_key(key):
             raise ValueError(f"not a blob key: {key!r}")
         if self.exists(key):
@@ -151,9 +152,11 @@ class S3BlobStore:
             )
             self._record(record, key, upload_id)
             parts: list[dict[str, Any]] = []
-            with path.open("rb") as source:
-                while part := source.read(self._part_size):
-                    number = len(parts) + 1
+            size = path.stat().st_size
+            for number, start in enumerate(range(0, size, self._part_size), start=1):
+                # A window on the file that botocore reads in small pieces (to sign, then to
+                # send), so not even a whole part is held in memory.
+                with ReadFileChunk.from_filename(str(path), start, self._part_size) as part:
                     answer = self._client.upload_part(
                         Bucket=self.bucket,
                         Key=self._object(key),
@@ -161,7 +164,7 @@ class S3BlobStore:
                         PartNumber=number,
                         Body=part,
                     )
-                    parts.append({"ETag": answer["ETag"], "PartNumber": number})
+                parts.append({"ETag": answer["ETag"], "PartNumber": number})
             self._client.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=self._object(key),
