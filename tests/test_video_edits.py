@@ -23,6 +23,7 @@ COVER = image_files("cover")
 NEW_COVER = image_files("new-cover")
 FILE = VideoFiles(file=Blob("v.mp4", "video/mp4"), cover=COVER)
 LINK = VideoFiles(url="https://youtu.be/dQw4w9WgXcQ", provider_name="YouTube")
+BARE = "L: added without YouTube's title and thumbnail (oEmbed: HTTP 404 from source)"
 
 MAIN_IMAGE = Image(image_files("main"), id=1)
 MAIN_VIDEO = Video(VideoFiles(file=Blob("m.mp4", "video/mp4")), id=2)
@@ -32,7 +33,7 @@ CURRENT = MediaSet(MAIN_IMAGE, MAIN_VIDEO, (G_IMAGE, G_VIDEO))
 
 FETCHED: Fetched = {
     ("video", "V"): Ingested(FILE),
-    ("video", "L"): Ingested(LINK, warning="L: added without its title and cover (oEmbed)"),
+    ("video", "L"): Ingested(LINK, warning=BARE),
     ("video", "BAD"): Failure(DOWNLOAD_VIDEO_FAILED, "BAD: not a video", NOT_VIDEO_URL),
     ("image", "C"): Ingested(NEW_COVER),
     ("image", "BADC"): Failure(DOWNLOAD_IMAGE_FAILED, "BADC: HTTP 404 from source"),
@@ -49,7 +50,7 @@ FETCHED: Fetched = {
             True,
             MediaSet(),
             MediaSet(main_video=Video(LINK)),
-            rules.Placed("main", warning="L: added without its title and cover (oEmbed)"),
+            rules.Placed("main", warning=BARE),
         ),
         # A gallery video goes last; its position is counted in the whole gallery.
         (

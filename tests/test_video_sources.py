@@ -166,19 +166,19 @@ def test_vimeo_title_and_cover_from_oembed(run: Run, url: str) -> None:
 @pytest.mark.parametrize(
     ("status", "answer", "thumbnail", "why"),
     [
-        (404, b"no", None, "YouTube oEmbed failed: HTTP 404 from source"),
-        (200, b"<html>", None, "YouTube oEmbed failed: answer is not JSON"),
-        (200, ["a"], None, "YouTube oEmbed failed: answer is not a JSON object"),
-        (200, {"title": 3}, None, "YouTube oEmbed failed: answer has no usable title"),
-        (200, {"title": "t"}, None, "YouTube oEmbed failed: answer has no usable thumbnail_url"),
+        (404, b"no", None, "oEmbed: HTTP 404 from source"),
+        (200, b"<html>", None, "oEmbed: answer is not JSON"),
+        (200, ["a"], None, "oEmbed: answer is not a JSON object"),
+        (200, {"title": 3}, None, "oEmbed: answer has no usable title"),
+        (200, {"title": "t"}, None, "oEmbed: answer has no usable thumbnail_url"),
         (
             200,
             {"title": "t", "thumbnail_url": "file:///etc/passwd"},
             None,
-            "YouTube oEmbed failed: answer has no usable thumbnail_url",
+            "oEmbed: answer has no usable thumbnail_url",
         ),
-        (200, {"title": "t"}, "missing.jpg", "YouTube thumbnail failed: HTTP 404 from source"),
-        (200, {"title": "t"}, "page.jpg", "YouTube thumbnail failed: not an image"),
+        (200, {"title": "t"}, "missing.jpg", "thumbnail: HTTP 404 from source"),
+        (200, {"title": "t"}, "page.jpg", "thumbnail: not an image"),
     ],
 )
 def test_provider_video_added_bare_when_oembed_fails(
@@ -193,7 +193,7 @@ def test_provider_video_added_bare_when_oembed_fails(
     outcome = run(url)[url]
     assert outcome == Ingested(
         VideoFiles(url=url, provider_name="YouTube"),
-        warning=f"{url}: added without its title and cover ({why})",
+        warning=f"{url}: added without YouTube's title and thumbnail ({why})",
     )
 
 

@@ -229,16 +229,29 @@ def test_a_provider_video_without_oembed_has_no_title_or_cover(
 ) -> None:
     oembed(sources, YOUTUBE_OEMBED, {"error": "gone"}, status=404)
     youtube = f"https://www.youtube.com/watch?v={YT}"
-    result = put_media(api, product, {"galleryMedia": [{"videoUrl": youtube}]})
-    (item,) = result["galleryMedia"]
-    assert item == {
-        "success": True,
-        "id": "1",
-        "warning": f"{youtube}: added without its title and cover "
-        "(YouTube oEmbed failed: HTTP 404 from source)",
-    }
-    (shown,) = get(api, product)["media"]["videos"]
-    assert_youtube(shown, youtube, None)
+    cover = jpeg(64, 36)
+    result = put_media(
+        api,
+        product,
+        {
+            "galleryMedia": [
+                {"videoUrl": youtube},
+                {"videoUrl": youtube, "imageUrl": serve(sources, cover, "cover.jpg")},
+            ]
+        },
+    )
+    warning = (
+        f"{youtube}: added without YouTube's title and thumbnail (oEmbed: HTTP 404 from source)"
+    )
+    assert result["galleryMedia"] == [
+        {"success": True, "id": "1", "warning": warning},
+        {"success": True, "id": "2", "warning": warning},
+    ]
+    bare, covered = get(api, product)["media"]["videos"]
+    assert_youtube(bare, youtube, None)
+    # A gallery item's own image is its cover all the same.
+    assert "title" not in covered and covered.keys() >= COVER_FIELDS
+    assert fetch(covered["imageOriginalUrl"]).content == cover
 
 
 def test_a_vimeo_link(api: httpx.Client, product: str, sources: SourceServer) -> None:

@@ -166,20 +166,24 @@ class VideoSources:
             answer = await self._fetcher.fetch(oembed_url(endpoint, link), oembed_limits)
             meta = parse_oembed(answer.content)
         except (FetchError, _OEmbedError) as exc:
-            return self._bare(url, video, f"{link.provider} oEmbed failed: {exc}")
+            return self._bare(url, video, f"oEmbed: {exc}")
         try:
             thumbnail = await self._fetcher.fetch(meta.thumbnail_url, self._limits.thumbnail)
             metrics.FETCHED_BYTES.inc(len(thumbnail.content))
             cover, contents = await self._make_image(thumbnail.content)
         except (FetchError, ImageRejected) as exc:
-            return self._bare(url, video, f"{link.provider} thumbnail failed: {exc}")
+            return self._bare(url, video, f"thumbnail: {exc}")
         await put(contents)
         return Ingested(replace(video, title=meta.title, cover=cover))
 
     def _bare(self, url: str, video: VideoFiles, why: str) -> Ingested:
-        """The video without title and cover, and the warning that says so."""
-        log.info("video %s added without title and cover: %s", video.provider_name, why)
-        return Ingested(video, warning=f"{url}: added without its title and cover ({why})")
+        """The video without title and cover, and the warning that says so. (A gallery item
+        that names an image too still gets that image as its cover.)"""
+        provider = video.provider_name
+        log.info("%s video added without its title and thumbnail: %s", provider, why)
+        return Ingested(
+            video, warning=f"{url}: added without {provider}'s title and thumbnail ({why})"
+        )
 
     async def _file(self, url: str, put: PutBlobs) -> Outcome:
         busy = _Busy()
