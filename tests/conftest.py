@@ -10,6 +10,7 @@ import pytest
 
 from tests.databases import postgresql_problem, redis_problem, strict, temporary_database
 from tests.inprocess import EMBEDDED, Backend, InProcessService
+from tests.node_clients import node_problem
 from tests.s3_fixtures import aws_env, s3_endpoint  # noqa: F401 - fixtures
 from tests.s3_server import AWS_ENV, fresh_bucket_name
 from tests.source_server import SourceServer
@@ -18,7 +19,7 @@ from tests.source_server import SourceServer
 def pytest_report_header() -> list[str]:
     """One loud line per missing service, up front, instead of a skip per test."""
     lines = []
-    for problem in (postgresql_problem(), redis_problem()):
+    for problem in (postgresql_problem(), redis_problem(), node_problem()):
         if problem is not None:
             verdict = "tests that need it FAIL (CI)" if strict() else "tests that need it SKIP"
             lines.append(f"!!! {problem} is not available: {verdict}")

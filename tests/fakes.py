@@ -65,6 +65,9 @@ class FakeCatalog:
     def store_exists(self, store_id: int) -> bool:
         return store_id in self.stores
 
+    def store_name(self, store_id: int) -> str | None:
+        return self.stores.get(store_id)
+
     def add_token(self, store_id: int, hashed: str, kind: TokenKind, scopes: Iterable[str]) -> None:
         self.grants[hashed] = Grant(store_id, kind, frozenset(scopes))
 

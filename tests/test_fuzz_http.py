@@ -54,6 +54,7 @@ OPERATIONS = (
     "GET /api/v3/{storeId}/products/{productId}",
     "DELETE /api/v3/{storeId}/products/{productId}",
     "PUT /api/v3/{storeId}/products/{productId}/media",
+    "GET /api/v3/{storeId}/profile",
     "GET /media/{key}",
     "HEAD /media/{key}",
 )

@@ -399,6 +399,8 @@ def test_videos_the_endpoints_refuse(
         ({"url": ""}, 422, "WRONG_URL"),
         ({}, 400, "WRONG_PARAMETER"),
         ({"url": 5}, 400, "WRONG_PARAMETER"),
+        # A misspelt field is refused, never ignored.
+        ({"url": "https://youtu.be/dQw4w9WgXcQ", "videoUrl": "x"}, 400, "WRONG_PARAMETER"),
     ],
 )
 def test_malformed_video_requests(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -11,6 +12,22 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from product_media.ingest.address_policy import IPNetwork, parse_networks
 
 MB = 1_000_000
+
+# What a browser sends as Origin: scheme://host[:port], nothing after.
+_ORIGIN = re.compile(r"https?://[^/?#\s]+", re.IGNORECASE)
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """Origins from 'https://a.example, https://b.example:8443' or '*'. An origin that a
+    browser would never send (a path, no scheme) is refused rather than never matched."""
+    origins = []
+    for item in (part.strip().rstrip("/") for part in text.split(",")):
+        if not item:
+            continue
+        if item != "*" and not _ORIGIN.fullmatch(item):
+            raise ValueError(f"{item!r} is not an origin (scheme://host[:port]) nor *")
+        origins.append(item.lower())
+    return tuple(origins)
 
 
 class Settings(BaseSettings):
@@ -91,12 +108,25 @@ class Settings(BaseSettings):
         300.0, ge=0, description="Seconds between sweeps for what crashes left; 0 = at start only"
     )
     rate_limit_per_minute: int = Field(600, ge=0, description="Requests per token; 0 = unlimited")
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("*",), description="Origins whose pages may call the API from a browser; * = any"
+    )
+    allow_query_token: bool = Field(
+        False, description="Also read the token from ?token= (what older Ecwid clients send)"
+    )
 
     @field_validator("allow_source_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
         if isinstance(value, str):
             return parse_networks(value)
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_origins(value)
         return value
 
     @property

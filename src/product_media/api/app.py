@@ -13,7 +13,17 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from product_media import __version__
-from product_media.api import errors, files, media, observe, ops, products, videos
+from product_media.api import (
+    cors,
+    errors,
+    files,
+    media,
+    observe,
+    ops,
+    products,
+    profile,
+    videos,
+)
 from product_media.api.in_flight import CountWrites, WritesInFlight
 from product_media.api.limits import BodyLimits, UploadRoutes
 from product_media.api.paths import TrailingSlash
@@ -167,6 +177,7 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     app.include_router(products.router)
     app.include_router(media.router)
     app.include_router(videos.router)
+    app.include_router(profile.router)
     app.include_router(files.router)
     app.include_router(ops.router())
     app.add_middleware(
@@ -178,6 +189,7 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     )
     app.add_middleware(TrailingSlash)
     app.add_middleware(CountWrites, writes=writes)
+    cors.install(app, settings.cors_origins)
     observe.install(app)
     app.openapi = _openapi(app, settings)  # type: ignore[method-assign]
     return app

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from anyio.to_thread import run_sync
-from fastapi import Depends, Path, Security
+from fastapi import Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from product_media.api.errors import ApiError
@@ -29,22 +29,42 @@ _BEARER = HTTPBearer(
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
 
+_MISSING = "Access token is missing: send Authorization: Bearer <token>"
 
-def require(scope: str) -> Callable[..., Awaitable[Grant]]:
-    """A dependency that admits a token of this store carrying `scope`."""
+
+def presented_token(
+    credentials: Credentials,
+    request: Request,
+    state: Annotated[AppState, Depends(app_state)],
+) -> str | None:
+    """The token a request carries: the Bearer header, else `?token=` where the setting
+    ALLOW_QUERY_TOKEN lets older clients send it there (Ecwid stopped reading it in 2025)."""
+    if credentials is not None:
+        return credentials.credentials
+    if state.settings.allow_query_token:
+        return request.query_params.get("token") or None
+    return None
+
+
+Token = Annotated[str | None, Depends(presented_token)]
+
+
+def require(scope: str | None) -> Callable[..., Awaitable[Grant]]:
+    """A dependency that admits a token of this store carrying `scope` (any token of the
+    store when None)."""
 
     async def dependency(
-        credentials: Credentials,
+        token: Token,
         store_id: StoreId,
         state: Annotated[AppState, Depends(app_state)],
+        request: Request,
     ) -> Grant:
-        if credentials is None:
-            raise ApiError(
-                403,
-                "INVALID_API_TOKEN",
-                "Access token is missing: send Authorization: Bearer <token>",
-            )
-        hashed = token_hash(credentials.credentials)
+        if token is None:
+            message = _MISSING
+            if "token" in request.query_params:
+                message += " (a token in the query string is not accepted)"
+            raise ApiError(403, "INVALID_API_TOKEN", message)
+        hashed = token_hash(token)
         catalog = state.adapters.catalog
         found = await run_sync(catalog.find_grant, hashed)
         if found is None or not hmac.compare_digest(found[0], hashed):
@@ -65,7 +85,7 @@ def require(scope: str) -> Callable[..., Awaitable[Grant]]:
             if not await run_sync(catalog.store_exists, store_id):
                 raise ApiError(404, "STORE_NOT_FOUND", f"Store {store_id} is not found")
             raise ApiError(403, "INVALID_API_TOKEN", "Access token is invalid for this store")
-        if scope not in grant.scopes:
+        if scope is not None and scope not in grant.scopes:
             raise ApiError(
                 403,
                 "INSUFFICIENT_APP_SCOPE",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from product_media.api.schemas import ErrorOut
 from product_media.domain.media_update import WRONG_PARAMETER, WRONG_URL, InvalidUpdate
-from product_media.service.errors import ProductNotFound, UpdateInterrupted
+from product_media.service.errors import ProductNotFound, StoreNotFound, UpdateInterrupted
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ _CODES_BY_STATUS = {
 
 
 _DESCRIPTIONS = {
-    400: "WRONG_PARAMETER: malformed JSON, or a parameter or field of the wrong type or range",
+    400: "WRONG_PARAMETER: malformed JSON, or a parameter or field of the wrong type or range "
+    "(or, in a media write, a field it does not know)",
     403: "INVALID_API_TOKEN (no token, an unknown one, or one of another store), "
     "or INSUFFICIENT_APP_SCOPE",
     404: "STORE_NOT_FOUND, PRODUCT_NOT_FOUND, or NOT_FOUND",
@@ -92,15 +93,28 @@ def error_response(
     )
 
 
+def _where(loc: Sequence[int | str]) -> str:
+    """A field's place as a client writes it: `galleryMedia[0].imageUrl`."""
+    where = ""
+    for part in loc:
+        where += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return where.lstrip(".")
+
+
 def _describe(exc: RequestValidationError) -> str:
     errors = exc.errors()
     if not errors:
         return "Malformed request"
-    first = errors[0]
-    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
-    message = str(first.get("msg", "invalid value"))
+    # An unknown field explains the rest: a misspelt name is also a missing one.
+    unknown = [error for error in errors if error.get("type") == "extra_forbidden"]
+    first = (unknown or errors)[0]
+    loc = tuple(first.get("loc", ()))
+    where = _where(loc[1:] if loc[:1] == ("body",) else loc)
     if first.get("type") == "json_invalid":
         return "Malformed JSON in the request body"
+    if unknown:
+        return f"Unknown field {where}"
+    message = str(first.get("msg", "invalid value"))
     return f"{where}: {message}" if where else message
 
 
@@ -116,6 +130,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ProductNotFound)
     async def _no_product(_request: Request, exc: ProductNotFound) -> JSONResponse:
         return error_response(404, "PRODUCT_NOT_FOUND", str(exc))
+
+    @app.exception_handler(StoreNotFound)
+    async def _no_store(_request: Request, exc: StoreNotFound) -> JSONResponse:
+        return error_response(404, "STORE_NOT_FOUND", str(exc))
 
     @app.exception_handler(UpdateInterrupted)
     async def _interrupted(_request: Request, exc: UpdateInterrupted) -> JSONResponse:

@@ -9,7 +9,7 @@ import anyio
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.types import Receive
 
-from product_media.api.auth import Credentials, StoreId, require
+from product_media.api.auth import StoreId, Token, require
 from product_media.api.errors import documented
 from product_media.api.observe import CLIENT_CLOSED
 from product_media.api.products import ProductId
@@ -25,10 +25,10 @@ T = TypeVar("T")
 router = APIRouter()
 
 
-def _hashed_token(credentials: Credentials) -> str:
+def _hashed_token(token: Token) -> str:
     """The token, hashed as the catalog keeps it: within a store, capacity is shared fairly
-    between tokens. (FastAPI reads the header once for this and for the grant.)"""
-    return token_hash(credentials.credentials) if credentials is not None else ""
+    between tokens. (FastAPI reads the token once for this and for the grant.)"""
+    return token_hash(token) if token is not None else ""
 
 
 async def _unless_client_leaves(receive: Receive, work: Awaitable[T]) -> T | None:

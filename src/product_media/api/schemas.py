@@ -26,6 +26,13 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class _StrictIn(BaseModel):
+    """A media write body: an unknown field is refused (400 naming it), because a misspelt
+    `galleryMedia` would otherwise read as a missing one, which deletes the gallery."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 _URL_SCHEMA: dict[str, JsonValue] = {
     "type": "string",
     "maxLength": MAX_URL_LENGTH,
@@ -40,7 +47,7 @@ MediaUrl = Annotated[
 ]
 
 
-class MediaItemIn(_In):
+class MediaItemIn(_StrictIn):
     imageUrl: MediaUrl = Field(None, description="URL of an image (http or https)")
     videoUrl: MediaUrl = Field(None, description="URL of a video file or page")
 
@@ -80,7 +87,7 @@ def _gallery_within_limit(value: Any) -> Any:
 Gallery = Annotated[list[GalleryItemIn] | None, BeforeValidator(_gallery_within_limit)]
 
 
-class MediaUpdateIn(_In):
+class MediaUpdateIn(_StrictIn):
     mainMedia: MediaItemIn | None = Field(
         None, description="New main image and/or video; missing, null or {}: unchanged"
     )
@@ -182,7 +189,7 @@ class GalleryVideoOut(_VideoOut):
     id: int = Field(description="Internal video id, unique in the store")
 
 
-class VideoUrlIn(_In):
+class VideoUrlIn(_StrictIn):
     url: StrictStr = Field(description="A video file (MP4, MOV, WebM) or a YouTube/Vimeo link")
 
 
@@ -239,3 +246,28 @@ class ProductsPage(_Out):
 class ErrorOut(_Out):
     errorMessage: str
     errorCode: str
+
+
+class GeneralInfoOut(_Out):
+    storeId: int
+    storeUrl: str = Field(description="This service's public base URL (it has no storefront)")
+
+
+class AccountOut(_Out):
+    accountName: str = Field(description="The store's name")
+
+
+class StoreSettingsOut(_Out):
+    storeName: str
+
+
+class LanguagesOut(_Out):
+    enabledLanguages: list[str]
+    defaultLanguage: str
+
+
+class ProfileOut(_Out):
+    generalInfo: GeneralInfoOut
+    account: AccountOut
+    settings: StoreSettingsOut
+    languages: LanguagesOut

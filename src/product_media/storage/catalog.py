@@ -97,6 +97,13 @@ class SqlCatalog:
         with read_transaction(self.engine) as conn:
             return _store_exists(conn, store_id)
 
+    def store_name(self, store_id: int) -> str | None:
+        with read_transaction(self.engine) as conn:
+            name: str | None = conn.execute(
+                select(stores.c.name).where(stores.c.id == store_id)
+            ).scalar()
+            return name
+
     def first_store_id(self) -> int | None:
         with read_transaction(self.engine) as conn:
             first: int | None = conn.execute(select(func.min(stores.c.id))).scalar()

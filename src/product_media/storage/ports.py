@@ -185,6 +185,10 @@ class AccessCatalog(Protocol):
 
     def store_exists(self, store_id: int) -> bool: ...
 
+    def store_name(self, store_id: int) -> str | None:
+        """The store's name, or None when there is no such store."""
+        ...
+
 
 class Leases(Protocol):
     """Which server processes are alive: each renews a lease while it runs."""
