@@ -3,6 +3,7 @@ images, and the servers the scaled-out backend needs (PostgreSQL, an S3 stand-in
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -99,7 +100,8 @@ def store_path(store: tuple[int, str]) -> str:
 
 @pytest.fixture
 def product(api: httpx.Client, store_path: str) -> str:
-    """The path of a new product."""
-    response = api.post(f"{store_path}/products", json={"name": "Shirt", "sku": "S-1"})
+    """The path of a new product (its SKU its own: SKUs are unique in a store)."""
+    sku = f"S-{uuid.uuid4().hex[:12]}"
+    response = api.post(f"{store_path}/products", json={"name": "Shirt", "sku": sku})
     assert response.status_code == 200, response.text
     return f"{store_path}/products/{response.json()['id']}"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 
@@ -19,6 +19,7 @@ from product_media.bootstrap import Adapters
 from product_media.domain.access import CATALOG_SCOPES, Grant, TokenKind, token_hash
 from product_media.domain.media import Image, MediaSet, Video
 from product_media.domain.product import Product
+from product_media.domain.product_edits import ProductChanges, ProductSearch
 from product_media.ingest.fetcher import (
     HEAD_BYTES,
     Downloaded,
@@ -29,7 +30,7 @@ from product_media.ingest.fetcher import (
 )
 from product_media.ingest.pipeline import IngestLimits, Pipeline
 from product_media.storage.byte_ranges import resolve
-from product_media.storage.ports import ByteRange, ClaimLost, OpenedBlob
+from product_media.storage.ports import ByteRange, ClaimLost, MediaJob, OpenedBlob, SkuTaken
 from product_media.storage.rate_limits import Unlimited
 
 T = TypeVar("T")
@@ -46,6 +47,7 @@ class FakeCatalog:
         self.products: dict[int, Product] = {}
         self.claims: dict[str, set[tuple[str, str]]] = {}  # claim -> {(owner, key)}
         self.marks: dict[str, str] = {}  # key -> owner
+        self.jobs: dict[int, tuple[MediaJob, str | None]] = {}  # id -> (job, holder)
         self._next_id = 1
         # Called inside update_media's "transaction", before it reads: for races in tests.
         self.before_update: Callable[[], None] = lambda: None
@@ -75,11 +77,29 @@ class FakeCatalog:
         grant = self.grants.get(hashed)
         return None if grant is None else (hashed, grant)
 
-    def create_product(self, store_id: int, name: str, sku: str | None, price: float) -> int:
+    def create_product(
+        self,
+        store_id: int,
+        name: str,
+        sku: str | None,
+        price: float,
+        changes: ProductChanges | None = None,
+    ) -> int:
         with self._lock:
+            product = Product(0, store_id, name, sku or None, price)
+            product = changes.applied(product) if changes else product
+            self._check_sku(product)
             product_id = self._new_id()
-            self.products[product_id] = Product(product_id, store_id, name, sku, price)
+            self.products[product_id] = replace(product, id=product_id)
             return product_id
+
+    def _check_sku(self, product: Product) -> None:
+        if product.sku is None:
+            return
+        for other in self.products.values():
+            same = (other.store_id, other.sku) == (product.store_id, product.sku)
+            if same and other.id != product.id:
+                raise SkuTaken(product.sku)
 
     def product_exists(self, store_id: int, product_id: int) -> bool:
         return self.get_product(store_id, product_id) is not None
@@ -89,14 +109,17 @@ class FakeCatalog:
         return product if product is not None and product.store_id == store_id else None
 
     def list_products(
-        self, store_id: int, *, offset: int, limit: int, sku: str | None, keyword: str | None
+        self, store_id: int, search: ProductSearch, *, offset: int, limit: int
     ) -> tuple[int, list[Product]]:
+        sku, keyword = search.sku, search.keyword
         found = [
             p
             for _, p in sorted(self.products.items())
             if p.store_id == store_id
             and (sku is None or p.sku == sku)
             and (not keyword or keyword.lower() in f"{p.name}\n{p.sku or ''}".lower())
+            and (search.product_ids is None or p.id in search.product_ids)
+            and (not search.enabled_only or p.enabled)
         ]
         return len(found), found[offset : offset + limit]
 
@@ -115,7 +138,8 @@ class FakeCatalog:
         claim: str,
         decide: Callable[[MediaSet], tuple[MediaSet, T]],
         *,
-        settle: Callable[[T, MediaSet], T] | None = None,
+        changes: ProductChanges | None = None,
+        job: int | None = None,
     ) -> tuple[T, frozenset[str]] | None:
         with self._lock:
             self.before_update()
@@ -127,24 +151,64 @@ class FakeCatalog:
             held = {key for _, key in self.claims.get(claim, set())}
             if new.blob_keys() - current.blob_keys() - held:
                 raise ClaimLost(claim)
+            edited = changes.applied(product) if changes is not None else product
+            self._check_sku(edited)
             released = frozenset(held)
             self.claims.pop(claim, None)
-            saved = self._with_ids(new)
-            self.products[product_id] = replace(product, media=saved)
-            if settle is not None:
-                outcome = settle(outcome, saved)
+            self.products[product_id] = replace(edited, media=self._with_ids(new))
+            if job is not None:
+                self.jobs.pop(job, None)
             return outcome, (current.blob_keys() | released) - new.blob_keys()
+
+    def reserve_media_id(self) -> int:
+        with self._lock:
+            return self._new_id()
+
+    # -- async image jobs
+
+    def add_media_job(
+        self, store_id: int, product_id: int, target: str, url: str, details: Mapping[str, Any]
+    ) -> int | None:
+        with self._lock:
+            if self.get_product(store_id, product_id) is None:
+                return None
+            job_id = self._new_id()
+            job = MediaJob(job_id, store_id, product_id, target, url, dict(details), 0)
+            self.jobs[job_id] = (job, None)
+            return job_id
+
+    def media_job_owners(self) -> set[str]:
+        with self._lock:
+            return {holder for _, holder in self.jobs.values() if holder is not None}
+
+    def claim_media_job(self, owner: str, dead: Collection[str]) -> MediaJob | None:
+        with self._lock:
+            for job_id in sorted(self.jobs):
+                job, holder = self.jobs[job_id]
+                first = min(i for i, (j, _) in self.jobs.items() if j.product_id == job.product_id)
+                if first == job_id and (holder is None or holder in dead):
+                    claimed = replace(job, attempts=job.attempts + 1)
+                    self.jobs[job_id] = (claimed, owner)
+                    return claimed
+            return None
+
+    def release_media_job(self, job_id: int, owner: str) -> None:
+        with self._lock:
+            if job_id in self.jobs and self.jobs[job_id][1] == owner:
+                self.jobs[job_id] = (self.jobs[job_id][0], None)
+
+    def drop_media_job(self, job_id: int) -> None:
+        with self._lock:
+            self.jobs.pop(job_id, None)
 
     def _with_ids(self, media: MediaSet) -> MediaSet:
         def stored(item: Image | Video) -> Image | Video:
-            if isinstance(item, Video) and item.cover_id is None and item.source.cover:
-                # A new video, or a stored one given a new cover.
-                item = replace(item, cover_id=self._new_id())
             if item.id is not None:
                 return item
             if isinstance(item, Image):
                 return replace(item, id=self._new_id())
-            return replace(item, id=self._new_id())
+            cover_id = self._new_id() if item.source.cover is not None else None
+            return replace(item, id=self._new_id(), cover_id=cover_id)
 
         main_image = stored(media.main_image) if media.main_image else None
         main_video = stored(media.main_video) if media.main_video else None

@@ -61,7 +61,7 @@ LEGACY_SIZES = {
     "imageUrl": "image1500pxUrl",
 }
 LEGACY_FIELDS = (*LEGACY_SIZES, "originalImageUrl", "originalImage")
-MEDIA_IMAGE_FIELDS = {"id", "orderBy", "isMain", *SIZE_FIELDS.values(), "imageOriginalUrl"}
+MEDIA_IMAGE_FIELDS = {"id", "orderBy", "isMain", *SIZE_FIELDS.values(), "imageOriginalUrl", "alt"}
 GALLERY_IMAGE_FIELDS = {
     "id",
     "url",
@@ -74,8 +74,17 @@ GALLERY_IMAGE_FIELDS = {
     "width",
     "height",
     "orderBy",
+    "alt",
+    "borderInfo",
 }
-GALLERY_URL_FIELDS = GALLERY_IMAGE_FIELDS - {"id", "width", "height", "orderBy"}
+GALLERY_URL_FIELDS = GALLERY_IMAGE_FIELDS - {
+    "id",
+    "width",
+    "height",
+    "orderBy",
+    "alt",
+    "borderInfo",
+}
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 DEFAULT_IMAGE_LIMIT = 20_000_000
 MIB = 1024 * 1024
@@ -224,7 +233,7 @@ def assert_media(body: dict[str, Any], main: Img | None, gallery: list[Img]) -> 
     assert body["media"]["videos"] == []
     assert len(images) == (main is not None) + len(gallery)
     for image in images:
-        assert MEDIA_IMAGE_FIELDS <= image.keys() <= MEDIA_IMAGE_FIELDS | {"alt"}
+        assert image.keys() == MEDIA_IMAGE_FIELDS
         for url in image_urls(image):
             assert url.startswith("http://127.0.0.1:") and "/media/" in url, url
     if main is None:
@@ -251,7 +260,7 @@ def assert_media(body: dict[str, Any], main: Img | None, gallery: list[Img]) -> 
     ):
         assert (image["id"], image["isMain"], image["orderBy"]) == (str(position), False, position)
         assert original_bytes(image) == expected.content
-        assert GALLERY_IMAGE_FIELDS <= item.keys() <= GALLERY_IMAGE_FIELDS | {"alt"}
+        assert item.keys() == GALLERY_IMAGE_FIELDS
         assert isinstance(item["id"], int) and not isinstance(item["id"], bool)
         assert item["url"] == item["originalImageUrl"] == image["imageOriginalUrl"]
         assert item["thumbnail"] == item["smallThumbnailUrl"] == image["image160pxUrl"]

@@ -53,6 +53,9 @@ class Source:
     products: list[tuple[int, int]]
     contents: dict[str, bytes]
     unreferenced: str
+    job: int | None = None
+    deleted_product: int = 0
+    deleted_media: int = 0
 
     @property
     def url(self) -> str:
@@ -97,6 +100,13 @@ def source(tmp_path: Path) -> Iterator[Source]:
             _give_media(src, store, product, f"{store}-{n}")
     # A product without media, and a blob nothing references (it must stay behind).
     src.products.append((BIG_STORE_ID, catalog.create_product(BIG_STORE_ID, "bare", None, 0)))
+    # An async image job not run yet, and the ids of a product and an image deleted since:
+    # the target never hands those out either.
+    store, product = src.products[0]
+    src.job = catalog.add_media_job(store, product, "gallery", "https://shop.example/a.jpg", {})
+    src.deleted_product = catalog.create_product(store, "gone", None, 0)
+    catalog.delete_product(store, src.deleted_product)
+    src.deleted_media = catalog.reserve_media_id()
     orphan = b"nobody's"
     src.unreferenced = blob_key(orphan, "jpg")
     blobs.put(src.unreferenced, orphan)
@@ -210,6 +220,18 @@ class _FailingAfter:
         self._inner.ping()
 
 
+def _assert_ids_go_on(source: Source, target: SqlCatalog) -> None:
+    """Generated ids go past every id the source handed out, of rows deleted since too; the
+    job came along, held by nobody."""
+    assert target.create_store("later") > BIG_STORE_ID
+    assert target.create_product(BIG_STORE_ID, "later", None, 0) > source.deleted_product
+    assert source.job is not None and source.deleted_media > source.job
+    assert target.reserve_media_id() > source.deleted_media
+    assert target.media_job_owners() == set()
+    job = target.claim_media_job("owner", set())
+    assert job is not None and job.id == source.job
+
+
 def _scaled_args(database_url: str, bucket: str, endpoint: str) -> list[str]:
     return [
         "migrate",
@@ -242,10 +264,7 @@ def test_migrates_to_postgresql_and_s3(source: Source, s3_endpoint: str) -> None
             assert _dump(target.engine) == _dump(source.catalog.engine)
             _assert_blobs(S3BlobStore(f"s3://{bucket}/media", endpoint_url=s3_endpoint), expected)
 
-            # Generated ids go past every migrated one.
-            assert target.create_store("later") > BIG_STORE_ID
-            top_product = max(product for _store, product in source.products)
-            assert target.create_product(BIG_STORE_ID, "later", None, 0) > top_product
+            _assert_ids_go_on(source, target)
         finally:
             target.close()
 
@@ -336,7 +355,7 @@ def test_migrates_to_sqlite_and_a_folder(source: Source, tmp_path: Path) -> None
     catalog = SqlCatalog(target_url)
     try:
         assert _products(catalog, source.products) == _products(source.catalog, source.products)
-        assert catalog.create_store("later") > BIG_STORE_ID
+        _assert_ids_go_on(source, catalog)
     finally:
         catalog.close()
 

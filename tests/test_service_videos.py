@@ -12,8 +12,10 @@ import pytest
 
 from product_media.domain.media import Image, MediaSet, Video
 from product_media.domain.plan import NOT_VIDEO_URL, VIDEO_UNAVAILABLE
+from product_media.domain.video_edits import UnknownVideo
 from product_media.service import videos
-from product_media.service.errors import ProductNotFound
+from product_media.service.errors import ImageUnusable, ProductNotFound, VideoUnusable
+from product_media.service.images import ImageSource
 from product_media.service.ports import Storage
 from tests.fakes import FakeBlobStore, FakeCatalog, FakeFetcher, fake_pipeline
 from tests.media_factory import jpeg, png
@@ -55,9 +57,8 @@ class World:
             fake_pipeline(self.fetcher),
             self.store_id,
             product_id or self.product_id,
+            "main" if main else "gallery",
             url,
-            main=main,
-            max_gallery_items=3,
             token="t",
             time_limit=60,
         )
@@ -69,8 +70,7 @@ class World:
             self.store_id,
             self.product_id,
             video_id,
-            body=body,
-            url=url,
+            ImageSource(url=url, content=body),
             token="t",
             time_limit=60,
         )
@@ -115,6 +115,7 @@ def test_main_and_gallery_videos_get_their_ids(world: World) -> None:
     second = saved.gallery[1]
     assert isinstance(second, Video) and second.id == gallery_id
     assert second.source.file is not None and second.source.cover is not None
+    assert second.cover_id is not None and second.cover_id not in (main_id, gallery_id)
     assert set(world.blobs.blobs) == world.used_keys()
     found = world.run(videos.gallery_video, world.store_id, world.product_id, gallery_id)
     assert found == (second, 2)
@@ -130,27 +131,21 @@ def test_a_new_main_video_replaces_the_old_and_its_files_go(world: World) -> Non
 
 
 def test_refusals_carry_the_endpoint_codes(world: World) -> None:
-    with pytest.raises(videos.VideoRefused) as refused:
+    with pytest.raises(VideoUnusable) as refused:
         world.add_video(world.add("pic.jpg", jpeg(40, 30)), main=True)
     assert refused.value.code == NOT_VIDEO_URL
     assert world.media == MediaSet() and world.blobs.blobs == {}
-    with pytest.raises(videos.VideoRefused) as refused:
+    with pytest.raises(VideoUnusable) as refused:
         world.add_video(world.add("broken.mp4", mp4()[:3000]), main=False)
     assert refused.value.code == VIDEO_UNAVAILABLE
     assert world.media == MediaSet() and world.blobs.blobs == {}
 
 
-def test_nothing_is_fetched_for_a_missing_product_or_a_full_gallery(world: World) -> None:
+def test_nothing_is_fetched_for_a_missing_product(world: World) -> None:
     url = world.add("a.mp4", mp4())
     with pytest.raises(ProductNotFound):
         world.add_video(url, main=True, product_id=world.product_id + 100)
-    for _ in range(3):
-        world.add_video(url, main=False)
-    with pytest.raises(videos.GalleryFull):
-        world.add_video(url, main=False)
-    assert world.fetcher.fetched == [url] * 3
-    # The main video is not in the gallery: it may still be set.
-    world.add_video(url, main=True)
+    assert world.fetcher.fetched == []
 
 
 def test_a_cover_replaces_the_old_one(world: World) -> None:
@@ -171,24 +166,28 @@ def test_a_cover_replaces_the_old_one(world: World) -> None:
 
 def test_cover_refusals(world: World) -> None:
     video_id = world.add_video(world.add("a.mp4", mp4()), main=False)
-    with pytest.raises(videos.VideoNotFound):
-        world.set_cover(video_id + 100, body=jpeg(10, 10))
-    with pytest.raises(videos.VideoRefused) as refused:
+    with pytest.raises(UnknownVideo):
+        world.set_cover(video_id + 100, url=world.add("c.jpg", jpeg(10, 10)))
+    with pytest.raises(ImageUnusable) as unusable:
         world.set_cover(video_id, body=png(10, 10))
-    assert refused.value.code == videos.INVALID_IMAGE
-    with pytest.raises(videos.VideoRefused) as refused:
+    assert (unusable.value.code, unusable.value.message) == (
+        "INVALID_IMAGE",
+        "The request body is not a JPEG image",
+    )
+    with pytest.raises(ImageUnusable) as unusable:
         world.set_cover(video_id, url="https://shop.example/missing.jpg")
-    assert refused.value.code == videos.DOWNLOAD_IMAGE_FAILED
-    assert "HTTP 404 from source" in refused.value.message
+    assert unusable.value.code == "DOWNLOAD_IMAGE_FAILED"
+    assert "HTTP 404 from source" in unusable.value.message
+    assert world.fetcher.fetched.count(world.add("c.jpg", jpeg(10, 10))) == 0
 
 
 def test_delete_main_video(world: World) -> None:
     image = _with_gallery_image(world)
     world.add_video(world.add("a.mp4", mp4()), main=True)
     pipeline = fake_pipeline(world.fetcher)
-    delete = videos.delete_main_video
-    assert world.run(delete, pipeline, world.store_id, world.product_id, token="t") == 1
+    delete = videos.remove_main_video
+    assert world.run(delete, pipeline, world.store_id, world.product_id) == 1
     assert world.media.main_video is None and world.media.gallery == (image,)
     assert world.media.main_image is not None
     assert set(world.blobs.blobs) == world.used_keys()
-    assert world.run(delete, pipeline, world.store_id, world.product_id, token="t") == 0
+    assert world.run(delete, pipeline, world.store_id, world.product_id) == 0

@@ -40,56 +40,62 @@ FETCHED: Fetched = {
 }
 
 
+def _new(url: str) -> rules.NewVideo:
+    return rules.NewVideo(url, video_id=50, cover_id=51)
+
+
 @pytest.mark.parametrize(
-    ("url", "main", "current", "expected", "outcome"),
+    ("url", "target", "current", "expected", "outcome"),
     [
-        # The main video is replaced; the main image and the gallery stay.
-        ("V", True, CURRENT, replace(CURRENT, main_video=Video(FILE)), rules.Placed("main")),
-        (
-            "L",
-            True,
-            MediaSet(),
-            MediaSet(main_video=Video(LINK)),
-            rules.Placed("main", warning=BARE),
-        ),
-        # A gallery video goes last; its position is counted in the whole gallery.
+        # The main video is replaced, under the ids reserved for it; the rest stays.
         (
             "V",
-            False,
+            "main",
             CURRENT,
-            replace(CURRENT, gallery=(G_IMAGE, G_VIDEO, Video(FILE))),
-            rules.Placed("gallery", 2),
+            replace(CURRENT, main_video=Video(FILE, id=50, cover_id=51)),
+            rules.Added(50),
         ),
-        ("V", False, MediaSet(), MediaSet(gallery=(Video(FILE),)), rules.Placed("gallery", 0)),
+        # A provider video without a thumbnail has no cover, so no cover id either.
+        (
+            "L",
+            "main",
+            MediaSet(),
+            MediaSet(main_video=Video(LINK, id=50)),
+            rules.Added(50, warning=BARE),
+        ),
+        # A gallery video goes last.
+        (
+            "V",
+            "gallery",
+            CURRENT,
+            replace(CURRENT, gallery=(G_IMAGE, G_VIDEO, Video(FILE, id=50, cover_id=51))),
+            rules.Added(50),
+        ),
         # A source that failed changes nothing and says why.
         (
             "BAD",
-            True,
+            "main",
             CURRENT,
             CURRENT,
             Failure(DOWNLOAD_VIDEO_FAILED, "BAD: not a video", NOT_VIDEO_URL),
         ),
         (
             "MISSING",
-            False,
+            "gallery",
             CURRENT,
             CURRENT,
             Failure(DOWNLOAD_VIDEO_FAILED, "MISSING: was not fetched", VIDEO_UNAVAILABLE),
         ),
-        # A full gallery takes no more.
-        ("V", False, replace(CURRENT, gallery=(G_IMAGE,) * 3), None, rules.GalleryFull(3)),
     ],
 )
 def test_add_video(
     url: str,
-    main: bool,
+    target: rules.Target,
     current: MediaSet,
-    expected: MediaSet | None,
-    outcome: rules.VideoOutcome,
+    expected: MediaSet,
+    outcome: rules.Added | Failure,
 ) -> None:
-    new, got = rules.add_video(url, main=main, max_gallery_items=3)(current, FETCHED)
-    assert new == (current if expected is None else expected)
-    assert got == outcome
+    assert rules.add_video(current, FETCHED, _new(url), target) == (expected, outcome)
 
 
 @pytest.mark.parametrize(
@@ -101,26 +107,19 @@ def test_add_video(
     ],
 )
 def test_delete_main_video(current: MediaSet, expected: MediaSet, count: int) -> None:
-    assert rules.delete_main_video(current, {}) == (expected, count)
-
-
-COVERED = Video(replace(FILE, cover=NEW_COVER), id=4, cover_id=None)
+    assert rules.delete_main_video(current) == (expected, count)
 
 
 @pytest.mark.parametrize(
     ("video_id", "source", "expected", "outcome"),
     [
-        # The new cover replaces the old one, whose id goes: the catalog gives the new one.
+        # The new cover replaces the old one under the id reserved for it.
         (
             4,
             ("image", "C"),
-            replace(CURRENT, gallery=(G_IMAGE, COVERED)),
-            rules.Placed("gallery", 1, cover=True),
+            replace(CURRENT, gallery=(G_IMAGE, Video(replace(FILE, cover=NEW_COVER), 4, 60))),
+            rules.Added(60),
         ),
-        # Only gallery videos have covers set here: not the main video, not an image.
-        (2, ("image", "C"), CURRENT, rules.VideoMissing(2)),
-        (3, ("image", "C"), CURRENT, rules.VideoMissing(3)),
-        (99, ("image", "C"), CURRENT, rules.VideoMissing(99)),
         (
             4,
             ("image", "BADC"),
@@ -130,34 +129,19 @@ COVERED = Video(replace(FILE, cover=NEW_COVER), id=4, cover_id=None)
     ],
 )
 def test_set_cover(
-    video_id: int, source: tuple[str, str], expected: MediaSet, outcome: rules.CoverOutcome
+    video_id: int, source: tuple[str, str], expected: MediaSet, outcome: rules.Added | Failure
 ) -> None:
-    assert rules.set_cover(video_id, source)(CURRENT, FETCHED) == (expected, outcome)
+    assert rules.set_cover(CURRENT, FETCHED, video_id, source, 60) == (expected, outcome)
 
 
-SAVED = MediaSet(
-    MAIN_IMAGE,
-    Video(FILE, id=20, cover_id=21),
-    (G_IMAGE, Video(FILE, id=30, cover_id=31)),
-)
+@pytest.mark.parametrize("video_id", [2, 3, 99], ids=["main-video", "an-image", "none"])
+def test_only_gallery_videos_are_found(video_id: int) -> None:
+    """The main video is not a gallery video, nor is an image, whatever their ids."""
+    with pytest.raises(rules.UnknownVideo):
+        rules.gallery_video(CURRENT, video_id)
+    with pytest.raises(rules.UnknownVideo):
+        rules.set_cover(CURRENT, FETCHED, video_id, ("image", "C"), 60)
 
 
-@pytest.mark.parametrize(
-    ("outcome", "settled"),
-    [
-        (rules.Placed("main"), rules.Placed("main", id=20)),
-        (rules.Placed("gallery", 1), rules.Placed("gallery", 1, id=30)),
-        (rules.Placed("gallery", 1, cover=True), rules.Placed("gallery", 1, cover=True, id=31)),
-        (rules.Placed("main", warning="w"), rules.Placed("main", id=20, warning="w")),
-        (rules.VideoMissing(4), rules.VideoMissing(4)),
-        (Failure("X", "y"), Failure("X", "y")),
-    ],
-)
-def test_settle(outcome: object, settled: object) -> None:
-    assert rules.settle(outcome, SAVED) == settled
-
-
-def test_gallery_video() -> None:
-    assert rules.gallery_video(CURRENT, 4) == (1, G_VIDEO)
-    assert rules.gallery_video(CURRENT, 2) is None
-    assert rules.gallery_video(CURRENT, 3) is None
+def test_gallery_video_position_counts_the_whole_gallery() -> None:
+    assert rules.gallery_video(CURRENT, 4) == (2, G_VIDEO)

@@ -17,6 +17,7 @@ from product_media.api import (
     cors,
     errors,
     files,
+    images,
     media,
     observe,
     ops,
@@ -31,6 +32,7 @@ from product_media.api.state import AppState
 from product_media.bootstrap import Adapters, build
 from product_media.ingest.images import configure_vips
 from product_media.logs import configure_logging
+from product_media.service.jobs import JobRunner
 from product_media.service.sweep import sweep
 from product_media.settings import Settings
 
@@ -150,12 +152,17 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
             await run_sync(built.leases.register, built.owner)
             try:
                 await run_sync(lambda: _sweep(built, always_collect=True))
-                app.state.product_media = AppState(settings=settings, adapters=built)
+                jobs = JobRunner(
+                    built.storage, built.ingest, built.leases, time_limit=settings.update_timeout
+                )
+                app.state.product_media = AppState(settings=settings, adapters=built, jobs=jobs)
                 app.state.readiness = _Readiness(built)
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(_renew_lease, built, settings.owner_lease / 3)
                     if settings.sweep_interval > 0:
                         tasks.start_soon(_sweep_every, built, settings.sweep_interval)
+                    # Async image jobs, this server's and those of servers that died.
+                    tasks.start_soon(jobs.run)
                     yield
                     tasks.cancel_scope.cancel()
             finally:
@@ -178,6 +185,7 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     app.include_router(media.router)
     app.include_router(videos.router)
     app.include_router(profile.router)
+    app.include_router(images.router)
     app.include_router(files.router)
     app.include_router(ops.router())
     app.add_middleware(

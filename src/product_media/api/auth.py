@@ -49,6 +49,12 @@ def presented_token(
 Token = Annotated[str | None, Depends(presented_token)]
 
 
+def hashed_token(token: Token) -> str:
+    """The token, hashed as the catalog keeps it: within a store, capacity is shared fairly
+    between tokens. (FastAPI reads the token once for this and for the grant.)"""
+    return token_hash(token) if token is not None else ""
+
+
 def require(scope: str | None) -> Callable[..., Awaitable[Grant]]:
     """A dependency that admits a token of this store carrying `scope` (any token of the
     store when None)."""

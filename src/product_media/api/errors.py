@@ -12,8 +12,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from product_media.api.schemas import ErrorOut
+from product_media.domain.image_edits import UnknownImage
 from product_media.domain.media_update import WRONG_PARAMETER, WRONG_URL, InvalidUpdate
-from product_media.service.errors import ProductNotFound, StoreNotFound, UpdateInterrupted
+from product_media.domain.video_edits import UnknownVideo
+from product_media.service.errors import (
+    ImageUnusable,
+    ProductNotFound,
+    SkuAlreadyExists,
+    StoreNotFound,
+    UpdateInterrupted,
+    VideoUnusable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +43,8 @@ _DESCRIPTIONS = {
     "(or, in a media write, a field it does not know)",
     403: "INVALID_API_TOKEN (no token, an unknown one, or one of another store), "
     "or INSUFFICIENT_APP_SCOPE",
-    404: "STORE_NOT_FOUND, PRODUCT_NOT_FOUND, or NOT_FOUND",
+    404: "STORE_NOT_FOUND, PRODUCT_NOT_FOUND, IMAGE_NOT_FOUND, or NOT_FOUND",
+    409: "SKU_ALREADY_EXISTS: another product of the store has that SKU",
     413: "REQUEST_TOO_LARGE: the JSON body is over the size limit",
     415: "UNSUPPORTED_MEDIA_TYPE: the body is not sent as application/json",
     416: "RANGE_NOT_SATISFIABLE: the Range starts past the end of the file",
@@ -126,6 +136,27 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidUpdate)
     async def _invalid_update(_request: Request, exc: InvalidUpdate) -> JSONResponse:
         return error_response(_INVALID_UPDATE_STATUS[exc.code], exc.code, exc.message)
+
+    @app.exception_handler(UnknownImage)
+    async def _unknown_image(_request: Request, exc: UnknownImage) -> JSONResponse:
+        # As Ecwid answers for a video a product does not have: 404.
+        return error_response(404, "IMAGE_NOT_FOUND", str(exc))
+
+    @app.exception_handler(UnknownVideo)
+    async def _unknown_video(_request: Request, exc: UnknownVideo) -> JSONResponse:
+        return error_response(404, "VIDEO_NOT_FOUND", str(exc))
+
+    @app.exception_handler(VideoUnusable)
+    async def _unusable_video(_request: Request, exc: VideoUnusable) -> JSONResponse:
+        return error_response(422, exc.code, exc.message)
+
+    @app.exception_handler(SkuAlreadyExists)
+    async def _sku_taken(_request: Request, exc: SkuAlreadyExists) -> JSONResponse:
+        return error_response(409, "SKU_ALREADY_EXISTS", str(exc))
+
+    @app.exception_handler(ImageUnusable)
+    async def _unusable_image(_request: Request, exc: ImageUnusable) -> JSONResponse:
+        return error_response(422, exc.code, exc.message)
 
     @app.exception_handler(ProductNotFound)
     async def _no_product(_request: Request, exc: ProductNotFound) -> JSONResponse:

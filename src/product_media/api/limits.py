@@ -44,6 +44,10 @@ class UploadRoutes:
         method, path = request
         return any(m == method and p.fullmatch(path) for m, p in self._routes)
 
+    def other_method(self, method: str, path: str) -> bool:
+        """Whether `path` takes a file's bytes by another method than `method`."""
+        return any(m != method and p.fullmatch(path) for m, p in self._routes)
+
 
 async def _reject(send: Send, status: int, code: str, message: str) -> None:
     body = json.dumps({"errorMessage": message, "errorCode": code}).encode()
@@ -94,6 +98,10 @@ class BodyLimits:
         media_type = _media_type(headers.get(b"content-type", b"").decode("latin-1"))
         max_bytes = self.max_bytes
         upload = (scope["method"], scope["path"]) in self.uploads
+        if not upload and self.uploads.other_method(scope["method"], scope["path"]):
+            # A method the path does not take: routing answers 405, whatever the body.
+            await self.app(scope, receive, send)
+            return
         if upload:
             if media_type and not _is_binary(media_type):
                 await _reject(

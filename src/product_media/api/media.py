@@ -9,13 +9,13 @@ import anyio
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.types import Receive
 
-from product_media.api.auth import StoreId, Token, require
+from product_media.api.auth import StoreId, hashed_token, require
 from product_media.api.errors import documented
 from product_media.api.observe import CLIENT_CLOSED
 from product_media.api.products import ProductId
 from product_media.api.schemas import MediaItemResult, MediaUpdateIn, MediaUpdateOut
 from product_media.api.state import AppState, app_state
-from product_media.domain.access import UPDATE_CATALOG, Grant, token_hash
+from product_media.domain.access import UPDATE_CATALOG, Grant
 from product_media.domain.media_update import MediaUpdate, build_update
 from product_media.domain.plan import ItemResult
 from product_media.service import media
@@ -23,12 +23,6 @@ from product_media.service import media
 T = TypeVar("T")
 
 router = APIRouter()
-
-
-def _hashed_token(token: Token) -> str:
-    """The token, hashed as the catalog keeps it: within a store, capacity is shared fairly
-    between tokens. (FastAPI reads the token once for this and for the grant.)"""
-    return token_hash(token) if token is not None else ""
 
 
 async def _unless_client_leaves(receive: Receive, work: Awaitable[T]) -> T | None:
@@ -91,7 +85,7 @@ async def update_media(
     store_id: StoreId,
     product_id: ProductId,
     _grant: Annotated[Grant, Depends(require(UPDATE_CATALOG))],
-    token: Annotated[str, Depends(_hashed_token)],
+    token: Annotated[str, Depends(hashed_token)],
     state: Annotated[AppState, Depends(app_state)],
     request: Request,
 ) -> dict[str, Any] | Response:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from product_media.domain.media import Alt, Blob, Image, ImageFiles, MediaSet, Video
+from product_media.domain.media import Alt, Blob, Border, Image, ImageFiles, MediaSet, Video
 from product_media.domain.product import Product
 from product_media.domain.video_links import recognise
 
@@ -36,9 +37,19 @@ class UrlMaker:
 
 
 def _alt(alt: Alt | None) -> dict[str, Any]:
-    if alt is None:
+    """Always there, as on Ecwid: {"translated": {}} when the image has none."""
+    shown: dict[str, Any] = {"translated": dict(alt.translated) if alt else {}}
+    if alt is not None and alt.main:
+        shown["main"] = alt.main
+    return {"alt": shown}
+
+
+def _border_info(files: ImageFiles) -> dict[str, Any]:
+    border: Border | None = files.border
+    if border is None:
         return {}
-    return {"alt": {"main": alt.main, "translated": dict(alt.translated)}}
+    colour = {"red": border.red, "green": border.green, "blue": border.blue, "alpha": border.alpha}
+    return {"borderInfo": {"dominatingColor": colour, "homogeneity": border.homogeneity}}
 
 
 def _sized(files: ImageFiles, url: UrlMaker) -> dict[str, str]:
@@ -127,6 +138,7 @@ def _gallery_image(image: Image, order_by: int, url: UrlMaker) -> dict[str, Any]
         "orderBy": order_by,
     }
     fields.update(_alt(image.alt))
+    fields.update(_border_info(files))
     return fields
 
 
@@ -140,6 +152,7 @@ def _legacy(image: Image | None, url: UrlMaker) -> dict[str, Any]:
         "width": files.width,
         "height": files.height,
     }
+    fields.update(_border_info(files))
     return fields
 
 
@@ -164,12 +177,31 @@ def media_fields(media: MediaSet, url: UrlMaker) -> dict[str, Any]:
     return fields
 
 
+def _time(moment: datetime | None) -> dict[str, Any]:
+    """Ecwid's two spellings of a moment: "2024-05-01 10:00:00 +0000" and epoch seconds."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return {"text": moment.strftime("%Y-%m-%d %H:%M:%S +0000"), "epoch": int(moment.timestamp())}
+
+
 def product_json(product: Product, url: UrlMaker) -> dict[str, Any]:
+    created, updated = _time(product.created), _time(product.updated)
     fields: dict[str, Any] = {
         "id": product.id,
         "sku": product.sku,
         "name": product.name,
         "price": product.price,
+        "enabled": product.enabled,
+        "unlimited": product.unlimited,
+        "inStock": product.in_stock,
+        "created": created["text"],
+        "updated": updated["text"],
+        "createTimestamp": created["epoch"],
+        "updateTimestamp": updated["epoch"],
+        "categoryIds": [],
     }
+    if product.description is not None:
+        fields["description"] = product.description
+    if not product.unlimited:
+        fields["quantity"] = product.quantity or 0
     fields.update(media_fields(product.media, url))
     return fields

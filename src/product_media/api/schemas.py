@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from typing import Annotated, Any
 
@@ -11,7 +12,9 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    StrictBool,
     StrictFloat,
+    StrictInt,
     StrictStr,
     WithJsonSchema,
 )
@@ -125,12 +128,122 @@ class MediaUpdateOut(_Out):
     )
 
 
-class ProductIn(_In):
-    name: StrictStr = Field(min_length=1, max_length=10_000)
+def _whole(value: Any) -> Any:
+    """JSON Schema's integers include 5.0; Pydantic's strict ones do not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer, written as JSON may write one (5 or 5.0); never a string or a boolean.
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole)]
+MAX_QUANTITY = 2**53
+# (Pydantic cannot put the bounds of a validated integer in the schema; this does.)
+Quantity = Annotated[
+    WholeNumber,
+    Field(ge=0, le=MAX_QUANTITY),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_QUANTITY}),
+]
+
+
+class AltIn(_In):
+    main: StrictStr | None = Field(None, max_length=10_000)
+    translated: dict[StrictStr, StrictStr] | None = Field(None, description="By language code")
+
+
+class ProductImageIn(_In):
+    """An item of `media.images` as GET shows it; what PUT reads of it."""
+
+    id: StrictStr | WholeNumber = Field(description='"0" the main image, "1", "2", ... the gallery')
+    orderBy: WholeNumber | None = Field(
+        None, description="Sort key over the listed gallery images; the main image's is ignored"
+    )
+    isMain: StrictBool | None = Field(None, description="true makes a gallery image the main one")
+    alt: AltIn | None = Field(None, description="Replaces the image's alt text")
+
+
+class ProductMediaIn(_In):
+    images: list[ProductImageIn] | None = None
+
+
+class ProductUpdateIn(_In):
+    """A product as GET returns it, or any part of it: the fields below are read, the rest
+    (read-only or not modelled here) ignored. A missing field stays as it is; a null `sku` or
+    `description` clears it."""
+
+    name: StrictStr | None = Field(None, min_length=1, max_length=10_000)
     sku: StrictStr | None = Field(None, max_length=255)
     # StrictFloat takes JSON integers too, and gives a plain {"type": "number"} schema that
     # carries the bounds (a float | int union would drop them from /openapi.json).
+    price: StrictFloat | None = Field(None, ge=0, le=1e15)
+    enabled: StrictBool | None = None
+    description: StrictStr | None = None
+    quantity: Quantity | None = Field(
+        None, description="Items in stock; setting it tracks the stock"
+    )
+    unlimited: StrictBool | None = Field(None, description="true: unlimited stock, no quantity")
+    media: ProductMediaIn | None = Field(None, description="Only media.images is read")
+
+
+class ProductIn(ProductUpdateIn):
+    """A new product: enabled with unlimited stock unless the body says otherwise; `media` is
+    ignored (a new product has none)."""
+
+    name: StrictStr = Field(min_length=1, max_length=10_000)
     price: StrictFloat = Field(0, ge=0, le=1e15)
+
+
+_SIZE_TEXT = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"
+MAX_IMAGE_SIZE = 1_000_000_000
+
+
+def _image_size(value: Any) -> Any:
+    """A width or height: a JSON number, or a string holding one (as Ecwid's docs type it).
+    Only informative here (the image's own size is what counts), so 0 passes too."""
+    if isinstance(value, str):
+        if not re.fullmatch(_SIZE_TEXT, value):
+            raise PydanticCustomError("size", "must be a number of pixels")
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("size", "must be a number of pixels")
+    if not 0 <= value <= MAX_IMAGE_SIZE:
+        raise PydanticCustomError("size", "must be from 0 to {limit}", {"limit": MAX_IMAGE_SIZE})
+    return value
+
+
+ImageSize = Annotated[
+    float,
+    BeforeValidator(_image_size),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": MAX_IMAGE_SIZE},
+                {"type": "string", "pattern": _SIZE_TEXT},
+            ]
+        }
+    ),
+]
+
+
+class _Strict(BaseModel):
+    # A typo in a media write body must never pass unnoticed: unknown fields are refused.
+    model_config = ConfigDict(extra="forbid")
+
+
+class AsyncAltIn(_Strict):
+    main: StrictStr | None = Field(None, max_length=10_000)
+    translated: dict[StrictStr, StrictStr] | None = Field(None, description="By language code")
+
+
+class AsyncImageIn(_Strict):
+    # Any string gets through parsing, so that a bad URL is a 422 WRONG_URL (as MediaUrl).
+    url: Annotated[StrictStr, WithJsonSchema(_URL_SCHEMA)] = Field(
+        description="The image to fetch (http or https)"
+    )
+    width: ImageSize = Field(description="The image's width, a number or a numeric string")
+    height: ImageSize = Field(description="The image's height, a number or a numeric string")
+    alt: AsyncAltIn | None = None
+    externalId: StrictStr | None = Field(None, max_length=255)
 
 
 class CreatedOut(_Out):
@@ -141,9 +254,25 @@ class DeletedOut(_Out):
     deleteCount: int
 
 
+class UpdatedOut(_Out):
+    updateCount: int
+
+
 class AltOut(_Out):
-    main: str
+    main: str | SkipJsonSchema[None] = Field(None, description="Absent when there is none")
     translated: dict[str, str] = Field(description="Alt text by language code")
+
+
+class ColorOut(_Out):
+    red: int
+    green: int
+    blue: int
+    alpha: int
+
+
+class BorderInfoOut(_Out):
+    dominatingColor: ColorOut = Field(description="The colour of most of the image's border")
+    homogeneity: bool = Field(description="Whether the border is all about that colour")
 
 
 class _SizedUrls(_Out):
@@ -158,7 +287,7 @@ class MediaImageOut(_SizedUrls):
     id: str = Field(description='"0" for the main image, then "1", "2", ... in gallery order')
     orderBy: int = Field(description="0 for the main image, else the position in the gallery")
     isMain: bool
-    alt: AltOut | SkipJsonSchema[None] = None
+    alt: AltOut
 
 
 class _VideoOut(_Out):
@@ -216,7 +345,8 @@ class GalleryImageOut(_Out):
     width: int
     height: int
     orderBy: int
-    alt: AltOut | SkipJsonSchema[None] = None
+    alt: AltOut
+    borderInfo: BorderInfoOut | SkipJsonSchema[None] = None
 
 
 class ProductOut(_Out):
@@ -224,6 +354,19 @@ class ProductOut(_Out):
     sku: str | None = None
     name: str
     price: float
+    enabled: bool
+    description: str | SkipJsonSchema[None] = Field(None, description="Absent until one is set")
+    quantity: int | SkipJsonSchema[None] = Field(None, description="Absent while unlimited")
+    unlimited: bool
+    inStock: bool
+    created: str = Field(description='UTC, e.g. "2024-05-01 10:00:00 +0000"')
+    updated: str
+    createTimestamp: int = Field(description="Epoch seconds")
+    updateTimestamp: int
+    categoryIds: list[int]
+    borderInfo: BorderInfoOut | SkipJsonSchema[None] = Field(
+        None, description="Of the main image; absent without one"
+    )
     media: MediaOut
     # The legacy fields of the main image; absent when there is none.
     smallThumbnailUrl: str | SkipJsonSchema[None] = None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from product_media.bootstrap import Adapters
+from product_media.service.jobs import JobRunner
 from product_media.service.ports import Storage
 from product_media.settings import Settings
 
@@ -15,6 +16,8 @@ from product_media.settings import Settings
 class AppState:
     settings: Settings
     adapters: Adapters
+    # Runs the async image jobs; woken when one is accepted.
+    jobs: JobRunner | None = None
 
     @property
     def storage(self) -> Storage:

@@ -17,13 +17,27 @@ class Blob:
 
 
 @dataclass(frozen=True)
+class Border:
+    """Ecwid's borderInfo: the colour that dominates an image's border (0-255 a channel) and
+    whether the border is all about that colour."""
+
+    red: int
+    green: int
+    blue: int
+    alpha: int
+    homogeneity: bool
+
+
+@dataclass(frozen=True)
 class ImageFiles:
-    """The stored files of one image: the original as received and the derived sizes."""
+    """The stored files of one image: the original as received and the derived sizes.
+    `border` is None for images stored before it was computed."""
 
     original: Blob
     width: int
     height: int
     derived: Mapping[int, Blob]
+    border: Border | None = None
 
     def blobs(self) -> Iterator[Blob]:
         yield self.original

@@ -14,7 +14,7 @@ from typing import cast
 
 import pyvips
 
-from product_media.domain.media import DERIVED_SIZES
+from product_media.domain.media import DERIVED_SIZES, Border
 from product_media.ingest.formats import GIF, JPEG, PNG, WEBP, Format, sniff
 from product_media.ingest.gif_check import first_frame_problem, screen_pixels, structure_problem
 
@@ -104,6 +104,7 @@ class ProcessedImage:
     width: int
     height: int
     derived: Mapping[int, Encoded]
+    border: Border
 
 
 def fit(width: int, height: int, box: int) -> tuple[int, int]:
@@ -244,9 +245,9 @@ def render_image(data: bytes, inspected: Inspected) -> ProcessedImage:
         raise ImageRejected(_reason(f"truncated or corrupt {name}", exc)) from exc
 
     try:
-        derived = {
-            box: _encode(_resize(largest, *fit(width, height, box))) for box in DERIVED_SIZES
-        }
+        sized = {box: _resize(largest, *fit(width, height, box)) for box in DERIVED_SIZES}
+        derived = {box: _encode(image) for box, image in sized.items()}
+        border = border_info(sized[min(DERIVED_SIZES)])
     except pyvips.Error as exc:
         raise ImageRejected(_reason(f"cannot convert {name}", exc)) from exc
     return ProcessedImage(
@@ -254,7 +255,43 @@ def render_image(data: bytes, inspected: Inspected) -> ProcessedImage:
         width=width,
         height=height,
         derived=MappingProxyType(derived),
+        border=border,
     )
+
+
+# A border pixel within this many levels of the dominating colour, in every channel, matches
+# it; a border whose pixels match it this often is homogeneous (JPEG noise stays under both).
+BORDER_TOLERANCE = 12
+HOMOGENEOUS_SHARE = 0.95
+
+
+def border_info(image: pyvips.Image) -> Border:
+    """Ecwid's borderInfo of an 8-bit sRGB image (3 or 4 bands), from its outermost rows and
+    columns: the colour most of them are near (the mean of the fullest box of 32 levels a
+    channel) and whether nearly all of them are near it. Meant for the smallest derived size:
+    a few hundred pixels."""
+    width, height = cast(int, image.width), cast(int, image.height)
+    strips = [image.crop(0, 0, width, 1), image.crop(0, height - 1, width, 1)]
+    if height > 2:
+        strips += [image.crop(0, 1, 1, height - 2), image.crop(width - 1, 1, 1, height - 2)]
+    bands = cast(int, image.bands)
+    pixels: list[tuple[int, ...]] = []
+    for strip in strips:
+        data = cast(bytes, strip.write_to_memory())
+        for at in range(0, len(data), bands):
+            pixel = tuple(data[at : at + bands])
+            pixels.append(pixel if bands == 4 else (*pixel, 255))
+    boxes: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+    for pixel in pixels:
+        boxes.setdefault(tuple(v >> 5 for v in pixel), []).append(pixel)
+    fullest = max(boxes.values(), key=len)
+    colour = tuple(round(sum(channel) / len(fullest)) for channel in zip(*fullest, strict=True))
+    near = sum(
+        all(abs(v - c) <= BORDER_TOLERANCE for v, c in zip(pixel, colour, strict=True))
+        for pixel in pixels
+    )
+    red, green, blue, alpha = colour
+    return Border(red, green, blue, alpha, homogeneity=near >= HOMOGENEOUS_SHARE * len(pixels))
 
 
 def _webp_chunks(data: bytes) -> list[bytes]:

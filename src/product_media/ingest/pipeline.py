@@ -88,6 +88,7 @@ def _image_blobs(original: bytes, processed: ProcessedImage) -> tuple[ImageFiles
             size: add(enc.content, enc.format.extension, enc.format.mime)
             for size, enc in processed.derived.items()
         },
+        border=processed.border,
     )
     return files, contents
 

@@ -18,3 +18,28 @@ class StoreNotFound(Exception):
 class UpdateInterrupted(Exception):
     """The update could not be committed (its server was taken for dead mid-way); nothing
     changed and it can be sent again."""
+
+
+class SkuAlreadyExists(Exception):
+    """Another product of the store has that SKU; nothing changed."""
+
+
+class ImageUnusable(Exception):
+    """An image sent or named for upload cannot be used; nothing changed. `code` is
+    INVALID_IMAGE (the bytes sent) or DOWNLOAD_IMAGE_FAILED (the URL given)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class VideoUnusable(Exception):
+    """A video named for upload cannot be used; nothing changed. `code` is NOT_VIDEO_URL (a
+    page, an image, no video stream), VIDEO_NOT_SUPPORTED (over a limit, a container or codec
+    not allowed) or VIDEO_UNAVAILABLE (cannot be fetched, or broken)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -17,6 +17,7 @@ from product_media import metrics
 from product_media.domain.media import MediaSet
 from product_media.domain.media_update import MediaUpdate
 from product_media.domain.plan import Fetched, UpdateResults, plan, wanted_sources
+from product_media.domain.product_edits import ProductChanges
 from product_media.service.blob_lifetimes import collect, write_claimed
 from product_media.service.errors import ProductNotFound, UpdateInterrupted
 from product_media.service.ports import Ingest, Storage
@@ -79,19 +80,20 @@ async def write_media(
     token: str,
     time_limit: float,
     uploads: Mapping[str, bytes] | None = None,
-    settle: Callable[[T, MediaSet], T] | None = None,
+    changes: ProductChanges | None = None,
+    job: int | None = None,
 ) -> T:
     """The one write path of every media change: ingest `sources`, then commit
-    `decide(current, fetched)`'s media set in one transaction and return its outcome
-    (passed through `settle` with the media set as saved, its new items' ids given, when the
-    outcome has to name them).
+    `decide(current, fetched)`'s media set in one transaction and return its outcome.
 
     `token` (hashed) is whose share of the ingest capacity the write draws on; sources not
     done within `time_limit` seconds fail; `uploads` are the bytes of sources sent in the
-    request (an ("image", name) source whose name is a key). Cancelled before the commit,
-    the write changes nothing and leaves nothing behind; once the commit has begun, it
-    completes. Files the commit stops using are deleted after it.
-    Raises ProductNotFound (also when the product is deleted mid-way) and UpdateInterrupted.
+    request (an ("image", name) source whose name is a key). The same transaction applies
+    `changes` to the product's fields and drops the async media job `job`, done. Cancelled
+    before the commit, the write changes nothing and leaves nothing behind; once the commit
+    has begun, it completes. Files the commit stops using are deleted after it.
+    Raises ProductNotFound (also when the product is deleted mid-way), UpdateInterrupted,
+    and whatever `decide` raises (then nothing changes).
     """
     if not await run_sync(storage.catalog.product_exists, store_id, product_id):
         raise ProductNotFound(product_id)
@@ -119,8 +121,14 @@ async def write_media(
         # waits for the commit: the write then ends as committed, its garbage collected.
         with anyio.CancelScope(shield=True):
             committed = await run_sync(
-                lambda: storage.catalog.update_media(
-                    store_id, product_id, claim, planned, settle=settle
+                functools.partial(
+                    storage.catalog.update_media,
+                    store_id,
+                    product_id,
+                    claim,
+                    planned,
+                    changes=changes,
+                    job=job,
                 )
             )
     except ClaimLost as exc:

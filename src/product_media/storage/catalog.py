@@ -8,31 +8,34 @@ No method calls the blob store: blobs are the service layer's to write and delet
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Row,
     Select,
-    Table,
-    cast,
     delete,
+    exists,
     func,
     insert,
     or_,
     select,
     text,
     union,
+    update,
 )
-from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.exc import IntegrityError
 
 from product_media.domain.access import Grant, TokenKind
 from product_media.domain.media import MediaSet
 from product_media.domain.product import Product
-from product_media.storage import rows
+from product_media.domain.product_edits import ProductChanges, ProductSearch, SortBy
+from product_media.storage import ids, rows
 from product_media.storage.engine import (
+    db_now,
     epoch_now,
     is_postgresql,
     make_engine,
@@ -40,11 +43,12 @@ from product_media.storage.engine import (
     read_transaction,
     write_transaction,
 )
-from product_media.storage.ports import ClaimLost
+from product_media.storage.ports import ClaimLost, MediaJob, SkuTaken
 from product_media.storage.tables import (
     blob_claims,
     blob_marks,
     blob_refs,
+    media_jobs,
     owners,
     products,
     stores,
@@ -87,8 +91,13 @@ class SqlCatalog:
         try:
             with write_transaction(self.engine) as conn:
                 if store_id is None:
-                    return rows.new_id(conn.execute(insert(stores).values(name=name)))
-                _insert_with_id(conn, stores, {"id": store_id, "name": name})
+                    new_id = ids.next_id(conn, "stores")
+                    conn.execute(insert(stores).values(id=new_id, name=name))
+                    return new_id
+                # Generated ids then go past this one.
+                ids.lock_for_explicit(conn, "stores")
+                conn.execute(insert(stores).values(id=store_id, name=name))
+                ids.move_past(conn, "stores", store_id)
                 return store_id
         except IntegrityError as exc:
             raise StoreExists(f"store {store_id} exists already") from exc
@@ -134,13 +143,32 @@ class SqlCatalog:
 
     # -- products ----------------------------------------------------------------------------
 
-    def create_product(self, store_id: int, name: str, sku: str | None, price: float) -> int:
+    def create_product(
+        self,
+        store_id: int,
+        name: str,
+        sku: str | None,
+        price: float,
+        changes: ProductChanges | None = None,
+    ) -> int:
+        fresh = Product(id=0, store_id=store_id, name=name, sku=sku or None, price=price)
+        if changes is not None:
+            fresh = changes.applied(fresh)
         with write_transaction(self.engine) as conn:
-            return rows.new_id(
+            _check_sku(conn, store_id, fresh.sku, None)
+            product_id = ids.next_id(conn, "products")
+            now = db_now()
+            with _sku_constraint():
                 conn.execute(
-                    insert(products).values(store_id=store_id, name=name, sku=sku, price=price)
+                    insert(products).values(
+                        id=product_id,
+                        store_id=store_id,
+                        created_at=now,
+                        updated_at=now,
+                        **_product_fields(fresh),
+                    )
                 )
-            )
+            return product_id
 
     def product_exists(self, store_id: int, product_id: int) -> bool:
         query = select(products.c.id).where(
@@ -155,27 +183,19 @@ class SqlCatalog:
             return rows.load_products(conn, found)[0] if found else None
 
     def list_products(
-        self, store_id: int, *, offset: int, limit: int, sku: str | None, keyword: str | None
+        self, store_id: int, search: ProductSearch, *, offset: int, limit: int
     ) -> tuple[int, list[Product]]:
-        where = [products.c.store_id == store_id]
-        if sku is not None:
-            where.append(products.c.sku == sku)
-        if keyword:
-            pattern = (
-                "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            )
-            where.append(
-                or_(
-                    products.c.name.ilike(pattern, escape="\\"),
-                    products.c.sku.ilike(pattern, escape="\\"),
-                )
-            )
+        where = [products.c.store_id == store_id, *_filters(search)]
         with read_transaction(self.engine) as conn:
             total = conn.execute(
                 select(func.count()).select_from(products).where(*where)
             ).scalar_one()
             found = conn.execute(
-                select(products).where(*where).order_by(products.c.id).offset(offset).limit(limit)
+                select(products)
+                .where(*where)
+                .order_by(*_order(search.sort_by))
+                .offset(offset)
+                .limit(limit)
             ).all()
             return int(total), rows.load_products(conn, found)
 
@@ -199,12 +219,13 @@ class SqlCatalog:
         claim: str,
         decide: Callable[[MediaSet], tuple[MediaSet, T]],
         *,
-        settle: Callable[[T, MediaSet], T] | None = None,
+        changes: ProductChanges | None = None,
+        job: int | None = None,
     ) -> tuple[T, frozenset[str]] | None:
-        """Replace a product's media set with `decide(current)` in one transaction.
+        """Replace a product's media set with `decide(current)` in one transaction, with
+        `changes` to the product's fields (SkuTaken) and the media job `job` dropped.
 
-        Returns what `decide` returned beside it (passed through `settle` with the media set
-        as saved, ids given, when there is one) and the blob keys that may have become
+        Returns what `decide` returned beside it and the blob keys that may have become
         garbage; None when the product does not exist (the claim is kept for the caller).
         Raises ClaimLost when the claim no longer holds the new files.
         """
@@ -213,16 +234,100 @@ class SqlCatalog:
             found = _product_rows(conn, store_id, [product_id], lock=True)
             if not found:
                 return None
-            current = rows.load_products(conn, found)[0].media
+            product = rows.load_products(conn, found)[0]
+            current = product.media
             new, outcome = decide(current)
             released = _release(conn, claim)
             if new.blob_keys() - current.blob_keys() - released:
                 raise ClaimLost(f"claim {claim} was dropped before its commit")
-            rows.save_media(conn, store_id, product_id, current, new)
-            if settle is not None:
-                saved = _product_rows(conn, store_id, [product_id])
-                outcome = settle(outcome, rows.load_products(conn, saved)[0].media)
+            if new != current:
+                rows.save_media(conn, store_id, product_id, current, new)
+            if changes is not None:
+                edited = changes.applied(product)
+                fields = _product_fields(edited)
+                if fields != _product_fields(product):
+                    _check_sku(conn, store_id, edited.sku, product_id)
+                    with _sku_constraint():
+                        conn.execute(
+                            update(products)
+                            .where(products.c.id == product_id)
+                            .values(updated_at=db_now(), **fields)
+                        )
+            if job is not None:
+                conn.execute(delete(media_jobs).where(media_jobs.c.id == job))
             return outcome, (current.blob_keys() | released) - new.blob_keys()
+
+    def reserve_media_id(self) -> int:
+        with write_transaction(self.engine) as conn:
+            return ids.next_id(conn, "media")
+
+    # -- async image jobs --------------------------------------------------------------------
+
+    def add_media_job(
+        self, store_id: int, product_id: int, target: str, url: str, details: Mapping[str, Any]
+    ) -> int | None:
+        with write_transaction(self.engine) as conn:
+            if not _product_rows(conn, store_id, [product_id]):
+                return None
+            job_id = ids.next_id(conn, "media")
+            conn.execute(
+                insert(media_jobs).values(
+                    id=job_id,
+                    store_id=store_id,
+                    product_id=product_id,
+                    target=target,
+                    url=url,
+                    details=dict(details),
+                )
+            )
+            return job_id
+
+    def media_job_owners(self) -> set[str]:
+        with read_transaction(self.engine) as conn:
+            held = select(media_jobs.c.owner).where(media_jobs.c.owner.is_not(None)).distinct()
+            return set(conn.execute(held).scalars())
+
+    def claim_media_job(self, owner: str, dead: Collection[str]) -> MediaJob | None:
+        earlier = media_jobs.alias("earlier")
+        free = or_(media_jobs.c.owner.is_(None), media_jobs.c.owner.in_(sorted(set(dead))))
+        first_of_product = ~exists().where(
+            earlier.c.product_id == media_jobs.c.product_id, earlier.c.id < media_jobs.c.id
+        )
+        query = select(media_jobs).where(free, first_of_product).order_by(media_jobs.c.id)
+        with read_transaction(self.engine) as conn:
+            if conn.execute(query.limit(1)).first() is None:
+                # Most looks find nothing: they need not queue for the write lock.
+                return None
+        with write_transaction(self.engine) as conn:
+            row = conn.execute(query.limit(1).with_for_update(skip_locked=True)).first()
+            if row is None:
+                return None
+            conn.execute(
+                update(media_jobs)
+                .where(media_jobs.c.id == row.id)
+                .values(owner=owner, claimed_at=epoch_now(), attempts=media_jobs.c.attempts + 1)
+            )
+            return MediaJob(
+                id=row.id,
+                store_id=row.store_id,
+                product_id=row.product_id,
+                target=row.target,
+                url=row.url,
+                details=dict(row.details or {}),
+                attempts=row.attempts + 1,
+            )
+
+    def release_media_job(self, job_id: int, owner: str) -> None:
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                update(media_jobs)
+                .where(media_jobs.c.id == job_id, media_jobs.c.owner == owner)
+                .values(owner=None, claimed_at=None)
+            )
+
+    def drop_media_job(self, job_id: int) -> None:
+        with write_transaction(self.engine) as conn:
+            conn.execute(delete(media_jobs).where(media_jobs.c.id == job_id))
 
     # -- the ledger of blob lifetimes --------------------------------------------------------
 
@@ -358,20 +463,78 @@ def _lock_keys(conn: Connection, keys: Sequence[str]) -> None:
     )
 
 
-def _insert_with_id(conn: Connection, table: Table, values: dict[str, Any]) -> None:
-    """Insert a row with an id given explicitly; on PostgreSQL, move the id sequence past it,
-    so a generated id never collides with one given before."""
-    if is_postgresql(conn):
-        # Generated inserts take a lock this one conflicts with: none runs between the two.
-        conn.execute(text(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE"))
-    conn.execute(insert(table).values(**values))
-    if is_postgresql(conn):
-        bump_sequence(conn, table)
+def _product_fields(product: Product) -> dict[str, Any]:
+    return {
+        "name": product.name,
+        "sku": product.sku,
+        "price": product.price,
+        "enabled": product.enabled,
+        "description": product.description,
+        "quantity": product.quantity,
+        "unlimited": product.unlimited,
+    }
 
 
-def bump_sequence(conn: Connection, table: Table) -> None:
-    """Move a PostgreSQL id sequence past the largest id in `table` (never backwards)."""
-    sequence = cast(func.pg_get_serial_sequence(table.name, "id"), REGCLASS)
-    top = select(func.coalesce(func.max(table.c.id), 0)).scalar_subquery()
-    last = func.coalesce(func.pg_sequence_last_value(sequence), 0)
-    conn.execute(select(func.setval(sequence, func.greatest(last, top))).where(top > 0))
+def _check_sku(conn: Connection, store_id: int, sku: str | None, product_id: int | None) -> None:
+    if sku is None:
+        return
+    query = select(products.c.id).where(products.c.store_id == store_id, products.c.sku == sku)
+    if product_id is not None:
+        query = query.where(products.c.id != product_id)
+    if conn.execute(query.limit(1)).first() is not None:
+        raise SkuTaken(f"SKU {sku!r} is taken by another product of the store")
+
+
+@contextmanager
+def _sku_constraint() -> Iterator[None]:
+    """Turns the unique index's refusal (two writers taking one SKU at once) into SkuTaken;
+    the products table has no other constraint an insert or update of ours can break."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise SkuTaken("SKU is taken by another product of the store") from exc
+
+
+def _filters(search: ProductSearch) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if search.enabled_only:
+        where.append(products.c.enabled.is_(True))
+    if search.product_ids is not None:
+        # As on Ecwid, naming the products makes the other filters moot.
+        where.append(products.c.id.in_(search.product_ids))
+        return where
+    if search.enabled is not None:
+        where.append(products.c.enabled.is_(search.enabled))
+    if search.sku is not None:
+        where.append(products.c.sku == search.sku)
+    if search.keyword:
+        keyword = search.keyword
+        pattern = "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(
+            or_(
+                products.c.name.ilike(pattern, escape="\\"),
+                products.c.sku.ilike(pattern, escape="\\"),
+            )
+        )
+    return where
+
+
+def _order(sort_by: SortBy | None) -> list[ColumnElement[Any]]:
+    """Ids only grow, so they order by creation; the id also breaks every tie."""
+    c = products.c
+    match sort_by:
+        case SortBy.ADDED_TIME_DESC:
+            return [c.id.desc()]
+        case SortBy.NAME_ASC:
+            return [func.lower(c.name), c.id]
+        case SortBy.NAME_DESC:
+            return [func.lower(c.name).desc(), c.id.desc()]
+        case SortBy.SKU_ASC:
+            # Products without a SKU last, either way.
+            return [c.sku.is_(None), c.sku, c.id]
+        case SortBy.SKU_DESC:
+            return [c.sku.is_(None), c.sku.desc(), c.id.desc()]
+        case SortBy.UPDATED_TIME_DESC:
+            return [c.updated_at.desc(), c.id.desc()]
+        case _:
+            return [c.id]

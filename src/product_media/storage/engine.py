@@ -9,7 +9,18 @@ from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Float, column, create_engine, event, select, table, text
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    column,
+    create_engine,
+    event,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.compiler import compiles
@@ -158,3 +169,22 @@ def _epoch_now_pg(_element: epoch_now, _compiler: SQLCompiler, **_kw: Any) -> st
 @compiles(epoch_now, "sqlite")
 def _epoch_now_sqlite(_element: epoch_now, _compiler: SQLCompiler, **_kw: Any) -> str:
     return "((julianday('now') - 2440587.5) * 86400.0)"
+
+
+class db_now(FunctionElement[Any]):
+    """The database server's clock as a timestamp, to the millisecond at least (SQLite's
+    CURRENT_TIMESTAMP stops at the second, too coarse to order product updates by)."""
+
+    type = DateTime(timezone=True)
+    inherit_cache = True
+
+
+@compiles(db_now, "postgresql")
+def _db_now_pg(_element: db_now, _compiler: SQLCompiler, **_kw: Any) -> str:
+    return "clock_timestamp()"
+
+
+@compiles(db_now, "sqlite")
+def _db_now_sqlite(_element: db_now, _compiler: SQLCompiler, **_kw: Any) -> str:
+    # The text SQLAlchemy stores SQLite datetimes as: microseconds in six digits.
+    return "strftime('%Y-%m-%d %H:%M:%f000', 'now')"

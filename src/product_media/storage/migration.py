@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, RowMapping, Table, insert, inspect, s
 from sqlalchemy.engine import URL
 
 from product_media.domain.blob_keys import is_blob_key
-from product_media.storage.catalog import bump_sequence
+from product_media.storage import ids
 from product_media.storage.engine import (
     SCHEMA_REVISION,
     is_postgresql,
@@ -38,6 +38,7 @@ from product_media.storage.tables import (
     blob_refs,
     gallery_items,
     images,
+    media_jobs,
     products,
     stores,
     tokens,
@@ -48,7 +49,8 @@ from product_media.storage.tables import (
 BATCH = 1000
 
 # Foreign-key order: each row's parents are written before it. The other tables (claims, marks,
-# owners, rate counts) are the running servers' state, not the catalog's.
+# owners, rate counts) are the running servers' state, not the catalog's; so are the holders
+# of async jobs, which are copied as nobody's. The id counters differ by backend (ids.py).
 CATALOG_TABLES: tuple[Table, ...] = (
     stores,
     tokens,
@@ -57,6 +59,7 @@ CATALOG_TABLES: tuple[Table, ...] = (
     videos,
     blob_refs,
     gallery_items,
+    media_jobs,
 )
 
 # A row in any of these makes a catalog non-empty; every other row hangs off a product.
@@ -149,12 +152,11 @@ def copy_backend(
             _refuse_rows(dst)
             rows = {table.name: _copy_rows(src, dst, table) for table in CATALOG_TABLES}
             progress("catalog: " + ", ".join(f"{n} {name}" for name, n in rows.items()))
-            if is_postgresql(dst):
-                # The rows came with their ids, which the id sequences did not hand out.
-                for table in CATALOG_TABLES:
-                    if "id" in table.c and table.c.id.primary_key:
-                        bump_sequence(dst, table)
-                progress("sequences: moved past the copied ids")
+            # The rows came with their ids, which the target did not hand out; nor may it hand
+            # out any the source did, of rows deleted since included.
+            for kind in ids.KINDS:
+                ids.move_past(dst, kind, ids.last_issued(src, kind))
+            progress("ids: generated ids go on past every id the source handed out")
     return MigrationReport(blobs=len(keys), blobs_present=present, rows=rows)
 
 
@@ -277,15 +279,19 @@ def _copy_rows(src: Connection, dst: Connection, table: Table) -> int:
     query = select(table).order_by(*table.primary_key.columns).execution_options(yield_per=BATCH)
     count = 0
     for batch in src.execute(query).mappings().partitions():
-        dst.execute(insert(table), [_portable(row) for row in batch])
+        dst.execute(insert(table), [_portable(row, table) for row in batch])
         count += len(batch)
     return count
 
 
-def _portable(row: RowMapping) -> dict[str, Any]:
-    return {
+def _portable(row: RowMapping, table: Table) -> dict[str, Any]:
+    values = {
         name: _utc(value) if isinstance(value, datetime) else value for name, value in row.items()
     }
+    if table is media_jobs:
+        # A job's holder is a server of the source; in the target nobody holds it yet.
+        values.update(owner=None, claimed_at=None)
+    return values
 
 
 def _utc(value: datetime) -> datetime:

@@ -6,14 +6,15 @@ Adapters: `folder_blobs.FolderBlobStore` and `s3_blobs.S3BlobStore` for blobs;
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from product_media.domain.access import Grant
 from product_media.domain.media import MediaSet
 from product_media.domain.product import Product
+from product_media.domain.product_edits import ProductChanges, ProductSearch
 
 T = TypeVar("T")
 
@@ -21,6 +22,10 @@ T = TypeVar("T")
 class ClaimLost(Exception):
     """An update's claim was dropped before its commit (its process was taken for dead), so
     the files it wrote may be gone: the commit is refused and nothing changes."""
+
+
+class SkuTaken(Exception):
+    """Another product of the store has that SKU; nothing was written."""
 
 
 class BlobStoreUnavailable(Exception):
@@ -121,12 +126,18 @@ class MediaCatalog(Protocol):
         claim: str,
         decide: Callable[[MediaSet], tuple[MediaSet, T]],
         *,
-        settle: Callable[[T, MediaSet], T] | None = None,
+        changes: ProductChanges | None = None,
+        job: int | None = None,
     ) -> tuple[T, frozenset[str]] | None:
         """Replace a product's media with `decide(current)` in one transaction, dropping the
-        claim; returns decide's outcome (passed through `settle` with the media set as saved,
-        ids given, when there is one) and the keys that may have become garbage, or None when
-        the product does not exist (the claim is then kept)."""
+        claim; returns decide's outcome and the keys that may have become garbage, or None when
+        the product does not exist (the claim is then kept). In the same transaction, apply
+        `changes` to the product's fields (SkuTaken) and drop the media job `job` (done)."""
+        ...
+
+    def reserve_media_id(self) -> int:
+        """An image or video id that nothing has or will be given: for an image whose id is
+        answered before it is stored."""
         ...
 
     def delete_product(self, store_id: int, product_id: int) -> frozenset[str] | None:
@@ -137,18 +148,68 @@ class MediaCatalog(Protocol):
 class ProductCatalog(Protocol):
     """Products as the product use cases read and make them."""
 
-    def create_product(self, store_id: int, name: str, sku: str | None, price: float) -> int: ...
+    def create_product(
+        self,
+        store_id: int,
+        name: str,
+        sku: str | None,
+        price: float,
+        changes: ProductChanges | None = None,
+    ) -> int:
+        """A new product: enabled, unlimited stock, no description, then `changes` applied.
+        Raises SkuTaken."""
+        ...
 
     def get_product(self, store_id: int, product_id: int) -> Product | None: ...
 
     def list_products(
-        self, store_id: int, *, offset: int, limit: int, sku: str | None, keyword: str | None
+        self, store_id: int, search: ProductSearch, *, offset: int, limit: int
     ) -> tuple[int, list[Product]]:
-        """The total that match and one page of them, in id order."""
+        """The total that match and one page of them, in the search's order (else id order)."""
         ...
 
 
-class Catalog(MediaCatalog, ProductCatalog, Protocol):
+@dataclass(frozen=True)
+class MediaJob:
+    """An accepted async image upload: `id` is the id its image gets; `target` "main" or
+    "gallery"; `details` what else the request gave (width, height, alt, externalId)."""
+
+    id: int
+    store_id: int
+    product_id: int
+    target: str
+    url: str
+    details: Mapping[str, Any]
+    attempts: int
+
+
+class JobCatalog(Protocol):
+    """Async image jobs: recorded before their answer, taken by one server at a time."""
+
+    def add_media_job(
+        self, store_id: int, product_id: int, target: str, url: str, details: Mapping[str, Any]
+    ) -> int | None:
+        """Record a job under a new image id (returned); None when there is no such product."""
+        ...
+
+    def media_job_owners(self) -> set[str]:
+        """The servers holding jobs."""
+        ...
+
+    def claim_media_job(self, owner: str, dead: Collection[str]) -> MediaJob | None:
+        """Give `owner` the oldest job that nobody holds, or that a `dead` server held, and
+        that no older job of its product precedes (a product's jobs run in the order they
+        were accepted); None when there is none."""
+        ...
+
+    def release_media_job(self, job_id: int, owner: str) -> None:
+        """Give a job back unfinished, for any server to take."""
+        ...
+
+    def drop_media_job(self, job_id: int) -> None: ...
+
+
+class Catalog(MediaCatalog, ProductCatalog, JobCatalog, Protocol):
     """The whole catalog a use case may touch."""
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Row, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, delete, insert, or_, select, update
 
 from product_media.domain.media import (
     Alt,
     Blob,
+    Border,
     Image,
     ImageFiles,
     MediaSet,
@@ -18,6 +20,8 @@ from product_media.domain.media import (
     VideoFiles,
 )
 from product_media.domain.product import Product
+from product_media.storage import ids
+from product_media.storage.engine import db_now
 from product_media.storage.tables import (
     blob_refs,
     gallery_items,
@@ -25,12 +29,6 @@ from product_media.storage.tables import (
     products,
     videos,
 )
-
-
-def new_id(result: CursorResult[Any]) -> int:
-    key = result.inserted_primary_key
-    assert key is not None, "an insert of one row has a primary key"
-    return int(key[0])
 
 
 def load_products(conn: Connection, rows: Sequence[Row[Any]]) -> list[Product]:
@@ -44,12 +42,50 @@ def load_products(conn: Connection, rows: Sequence[Row[Any]]) -> list[Product]:
             sku=row.sku,
             price=row.price,
             media=media[row.id],
+            enabled=bool(row.enabled),
+            description=row.description,
+            quantity=row.quantity,
+            unlimited=bool(row.unlimited),
+            created=_utc(row.created_at),
+            updated=_utc(row.updated_at),
         )
         for row in rows
     ]
 
 
-def _image_files(refs: list[Row[Any]], width: int, height: int) -> ImageFiles:
+def _utc(value: datetime) -> datetime:
+    # SQLite keeps timestamps as naive UTC; PostgreSQL hands them out in the session's zone.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _border(value: Any) -> Border | None:
+    if not isinstance(value, dict):
+        return None
+    try:
+        return Border(
+            red=int(value["red"]),
+            green=int(value["green"]),
+            blue=int(value["blue"]),
+            alpha=int(value["alpha"]),
+            homogeneity=bool(value["homogeneity"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _border_value(border: Border | None) -> dict[str, Any] | None:
+    if border is None:
+        return None
+    return {
+        "red": border.red,
+        "green": border.green,
+        "blue": border.blue,
+        "alpha": border.alpha,
+        "homogeneity": border.homogeneity,
+    }
+
+
+def _image_files(refs: list[Row[Any]], width: int, height: int, border: Any) -> ImageFiles:
     by_role = {ref.role: Blob(ref.key, ref.content_type) for ref in refs}
     original = by_role.pop("original")
     return ImageFiles(
@@ -59,6 +95,7 @@ def _image_files(refs: list[Row[Any]], width: int, height: int) -> ImageFiles:
         derived={
             int(role): blob for role, blob in sorted(by_role.items(), key=lambda r: int(r[0]))
         },
+        border=_border(border),
     )
 
 
@@ -81,7 +118,7 @@ def _load_media(conn: Connection, rows: Sequence[Row[Any]]) -> dict[int, MediaSe
                 image_refs[ref.image_id].append(ref)
             else:
                 video_refs[ref.video_id].append(ref)
-    files = {r.id: _image_files(image_refs[r.id], r.width, r.height) for r in image_rows}
+    files = {r.id: _image_files(image_refs[r.id], r.width, r.height, r.border) for r in image_rows}
     all_images = {r.id: Image(files=files[r.id], id=r.id, alt=_alt(r.alt)) for r in image_rows}
     all_videos = {}
     for r in video_rows:
@@ -121,19 +158,30 @@ def _alt(value: Any) -> Alt | None:
     return Alt(main=str(value.get("main", "")), translated=dict(value.get("translated") or {}))
 
 
+def _alt_value(alt: Alt | None) -> dict[str, Any] | None:
+    if alt is None or (not alt.main and not alt.translated):
+        return None
+    return {"main": alt.main, "translated": dict(alt.translated)}
+
+
 def _insert_image(
-    conn: Connection, store_id: int, product_id: int, image: ImageFiles, alt: Alt | None
+    conn: Connection,
+    store_id: int,
+    product_id: int,
+    image: ImageFiles,
+    alt: Alt | None,
+    image_id: int | None = None,
 ) -> int:
-    alt_value = None if alt is None else {"main": alt.main, "translated": dict(alt.translated)}
-    image_id = new_id(
-        conn.execute(
-            insert(images).values(
-                store_id=store_id,
-                product_id=product_id,
-                width=image.width,
-                height=image.height,
-                alt=alt_value,
-            )
+    image_id = ids.next_id(conn, "media") if image_id is None else image_id
+    conn.execute(
+        insert(images).values(
+            id=image_id,
+            store_id=store_id,
+            product_id=product_id,
+            width=image.width,
+            height=image.height,
+            alt=_alt_value(alt),
+            border=_border_value(image.border),
         )
     )
     refs = [
@@ -148,35 +196,48 @@ def _insert_image(
 
 
 def _stored(
-    conn: Connection, store_id: int, product_id: int, item: Image | Video
+    conn: Connection,
+    store_id: int,
+    product_id: int,
+    item: Image | Video,
+    had: tuple[dict[int, Alt | None], set[int]],
 ) -> tuple[str, int]:
-    """Insert `item` unless the catalog has it already; returns its kind and id."""
+    """Insert `item` unless the product had it already (`had`: its images' alt texts by id,
+    its video ids); returns its kind and id. A new item may come with an id reserved for it."""
+    had_images, had_videos = had
     if isinstance(item, Image):
-        if item.id is not None:
+        if item.id is not None and item.id in had_images:
+            if item.alt != had_images[item.id]:
+                # Only alt texts change on an image kept; its files never do.
+                conn.execute(
+                    update(images).where(images.c.id == item.id).values(alt=_alt_value(item.alt))
+                )
             return "image", item.id
-        return "image", _insert_image(conn, store_id, product_id, item.files, item.alt)
+        return "image", _insert_image(conn, store_id, product_id, item.files, item.alt, item.id)
     source = item.source
-    if item.id is not None:
-        if item.cover_id is None and source.cover is not None:
-            # A stored video given a new cover (the old cover's row goes with the old set).
-            new_cover = _insert_image(conn, store_id, product_id, source.cover, None)
+    if item.id is not None and item.id in had_videos:
+        if source.cover is not None and item.cover_id not in had_images:
+            # A video kept with a new cover (its old cover's row went with the old set).
+            new_cover = _insert_image(conn, store_id, product_id, source.cover, None, item.cover_id)
             conn.execute(
                 update(videos).where(videos.c.id == item.id).values(cover_image_id=new_cover)
             )
         return "video", item.id
     cover_id = (
-        _insert_image(conn, store_id, product_id, source.cover, None) if source.cover else None
+        _insert_image(conn, store_id, product_id, source.cover, None, item.cover_id)
+        if source.cover
+        else None
     )
-    video_id = new_id(
-        conn.execute(
-            insert(videos).values(
-                store_id=store_id,
-                product_id=product_id,
-                url=source.url,
-                provider_name=source.provider_name,
-                title=source.title,
-                cover_image_id=cover_id,
-            )
+    video_id = ids.next_id(conn, "media") if item.id is None else item.id
+    conn.execute(
+        insert(videos).values(
+            id=video_id,
+            store_id=store_id,
+            product_id=product_id,
+            url=source.url,
+            provider_name=source.provider_name,
+            title=source.title,
+            cover_image_id=cover_id,
         )
     )
     if source.file is not None:
@@ -232,17 +293,19 @@ def save_media(
 ) -> None:
     old_images, old_videos = _ids(current)
     kept_images, kept_videos = _ids(new)
+    alts = {item.id: item.alt for item in current.items() if isinstance(item, Image)}
+    had = ({i: alts.get(i) for i in old_images}, old_videos)
     conn.execute(delete(gallery_items).where(gallery_items.c.product_id == product_id))
     _delete_images_and_videos(conn, old_images - kept_images, old_videos - kept_videos)
     main_image_id = (
-        _stored(conn, store_id, product_id, new.main_image)[1] if new.main_image else None
+        _stored(conn, store_id, product_id, new.main_image, had)[1] if new.main_image else None
     )
     main_video_id = (
-        _stored(conn, store_id, product_id, new.main_video)[1] if new.main_video else None
+        _stored(conn, store_id, product_id, new.main_video, had)[1] if new.main_video else None
     )
     rows = []
     for position, item in enumerate(new.gallery, start=1):
-        kind, item_id = _stored(conn, store_id, product_id, item)
+        kind, item_id = _stored(conn, store_id, product_id, item, had)
         rows.append(
             {
                 "product_id": product_id,
@@ -256,5 +319,5 @@ def save_media(
     conn.execute(
         update(products)
         .where(products.c.id == product_id)
-        .values(main_image_id=main_image_id, main_video_id=main_video_id, updated_at=func.now())
+        .values(main_image_id=main_image_id, main_video_id=main_video_id, updated_at=db_now())
     )
