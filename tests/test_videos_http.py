@@ -473,19 +473,21 @@ def test_replace_a_gallery_video_cover(
     added = api.post(f"{product}/gallery/video", json={"url": serve(sources, own)})
     video_id = added.json()["id"]
     path = f"{product}/gallery/video/{video_id}"
-    old = get(api, path)
+    first = previous = get(api, path)
     cover = jpeg(200, 150)
     for content_type in ("image/jpeg", "application/octet-stream"):
         response = api.put(path, content=cover, headers={"Content-Type": content_type})
         assert response.status_code == 200, response.text
         cover_id = response.json()["id"]
         now = get(api, path)
-        assert now["videoCoverId"] == cover_id
+        # A new cover has a new id: ids are never given twice.
+        assert now["videoCoverId"] == cover_id != previous["videoCoverId"]
         assert fetch(now["imageOriginalUrl"]).content == cover
         assert size_of(now["image160pxUrl"]) == (160, 120)
-        assert (now["id"], now["url"]) == (video_id, old["url"])
+        assert (now["id"], now["url"]) == (video_id, first["url"])
+        previous = now
     # The frame the cover replaced is gone.
-    assert fetch(old["imageOriginalUrl"]).status_code == 404
+    assert fetch(first["imageOriginalUrl"]).status_code == 404
     from_url = serve(sources, jpeg(90, 60), "c.jpg")
     response = api.put(path, params={"externalUrl": from_url}, content=png(5, 5))
     assert response.status_code == 200, response.text
@@ -542,3 +544,20 @@ def test_scopes(videos: InProcessService, store: tuple[int, str], product: str) 
                 "INSUFFICIENT_APP_SCOPE",
             )
         assert client.get(f"{product}/gallery/video/1").json()["errorCode"] == "VIDEO_NOT_FOUND"
+
+
+def test_a_gallery_video_is_deleted_by_its_id(
+    api: httpx.Client, product: str, sources: SourceServer
+) -> None:
+    """DELETE .../gallery/{id} names one item, image or video: ids come from one sequence."""
+    image = serve(sources, jpeg(30, 20), "a.jpg")
+    put_media(api, product, {"galleryMedia": [{"imageUrl": image}]})
+    own = webm(seconds=2.5)
+    video_id = api.post(f"{product}/gallery/video", json={"url": serve(sources, own)}).json()["id"]
+    shown = get(api, f"{product}/gallery/video/{video_id}")
+    assert get(api, product)["galleryImages"][0]["id"] != video_id
+    deleted = api.delete(f"{product}/gallery/{video_id}")
+    assert (deleted.status_code, deleted.json()) == (200, {"deleteCount": 1})
+    assert api.get(f"{product}/gallery/video/{video_id}").status_code == 404
+    assert fetch(shown["url"]).status_code == 404
+    assert len(get(api, product)["galleryImages"]) == 1
