@@ -117,7 +117,9 @@ def test_main_and_gallery_videos_get_their_ids(world: World) -> None:
     assert second.source.file is not None and second.source.cover is not None
     assert second.cover_id is not None and second.cover_id not in (main_id, gallery_id)
     assert set(world.blobs.blobs) == world.used_keys()
-    found = world.run(videos.gallery_video, world.store_id, world.product_id, gallery_id)
+    found = world.run(
+        videos.gallery_video, world.store_id, world.product_id, gallery_id, enabled_only=False
+    )
     assert found == (second, 2)
 
 

@@ -561,3 +561,21 @@ def test_a_gallery_video_is_deleted_by_its_id(
     assert api.get(f"{product}/gallery/video/{video_id}").status_code == 404
     assert fetch(shown["url"]).status_code == 404
     assert len(get(api, product)["galleryImages"]) == 1
+
+
+def test_a_public_token_sees_videos_of_enabled_products_only(
+    videos: InProcessService,
+    store: tuple[int, str],
+    api: httpx.Client,
+    product: str,
+    sources: SourceServer,
+) -> None:
+    video_id = api.post(f"{product}/gallery/video", json={"url": serve(sources, mp4())}).json()[
+        "id"
+    ]
+    with videos.client(videos.new_token(store[0], public=True)) as public:
+        assert public.get(f"{product}/gallery/video/{video_id}").status_code == 200
+        assert api.put(product, json={"enabled": False}).status_code == 200
+        hidden = public.get(f"{product}/gallery/video/{video_id}")
+        assert (hidden.status_code, hidden.json()["errorCode"]) == (404, "PRODUCT_NOT_FOUND")
+    assert api.get(f"{product}/gallery/video/{video_id}").status_code == 200

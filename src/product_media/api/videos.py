@@ -182,10 +182,12 @@ async def get_gallery_video(
     store_id: StoreId,
     product_id: ProductId,
     video_id: VideoId,
-    _grant: Reading,
+    grant: Reading,
     state: State,
 ) -> dict[str, Any]:
-    video, order_by = await videos.gallery_video(state.storage, store_id, product_id, video_id)
+    video, order_by = await videos.gallery_video(
+        state.storage, store_id, product_id, video_id, enabled_only=grant.kind == "public"
+    )
     return video_json(video, video_id, order_by, url_maker(request, state))
 
 

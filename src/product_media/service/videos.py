@@ -77,11 +77,12 @@ async def remove_main_video(
 
 
 async def gallery_video(
-    storage: Storage, store_id: int, product_id: int, video_id: int
+    storage: Storage, store_id: int, product_id: int, video_id: int, *, enabled_only: bool
 ) -> tuple[Video, int]:
     """A gallery video and its position in the whole gallery (from 1). Raises
-    ProductNotFound and UnknownVideo."""
-    product = await get_product(storage, store_id, product_id)
+    ProductNotFound (also for a disabled product when `enabled_only`: a public token's view)
+    and UnknownVideo."""
+    product = await get_product(storage, store_id, product_id, enabled_only=enabled_only)
     position, video = rules.gallery_video(product.media, video_id)
     return video, position
 
