@@ -39,6 +39,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/decode_estimates.py
 	$(BIN)/python bench/fairness.py
 	$(BIN)/python bench/event_loop.py
+	$(BIN)/python bench/video_ingest.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -6,9 +6,11 @@ use case behaves the same on them; the contract tests hold the real adapters to 
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -18,7 +20,14 @@ from product_media.domain.access import CATALOG_SCOPES, Grant, TokenKind, token_
 from product_media.domain.media import Image, MediaSet, Video
 from product_media.domain.product import Product
 from product_media.domain.product_edits import ProductChanges, ProductSearch
-from product_media.ingest.fetcher import Fetched, FetchError, FetchLimits
+from product_media.ingest.fetcher import (
+    HEAD_BYTES,
+    Downloaded,
+    Fetched,
+    FetchError,
+    FetchLimits,
+    TooLarge,
+)
 from product_media.ingest.pipeline import IngestLimits, Pipeline
 from product_media.storage.byte_ranges import resolve
 from product_media.storage.ports import ByteRange, ClaimLost, MediaJob, OpenedBlob, SkuTaken
@@ -283,6 +292,9 @@ class FakeBlobStore:
         self.puts.append(key)
         self.blobs.setdefault(key, content)
 
+    def put_file(self, key: str, path: Path) -> None:
+        self.put(key, path.read_bytes())
+
     def open(self, key: str, byte_range: ByteRange | None = None) -> OpenedBlob | None:
         content = self.blobs.get(key)
         if content is None:
@@ -356,6 +368,22 @@ class FakeFetcher:
         if url not in self.files:
             raise FetchError("HTTP 404 from source")
         return Fetched(url, self.files[url])
+
+    async def download(
+        self,
+        url: str,
+        limits: FetchLimits,
+        target: Path,
+        *,
+        check_head: Callable[[bytes], None] | None = None,
+    ) -> Downloaded:
+        content = (await self.fetch(url, limits)).content
+        if check_head is not None:
+            check_head(content[:HEAD_BYTES])
+        if len(content) > limits.max_bytes:
+            raise TooLarge(f"larger than {limits.max_bytes} bytes")
+        await anyio.Path(target).write_bytes(content)
+        return Downloaded(url, len(content), hashlib.sha256(content).hexdigest(), content[:64])
 
     async def aclose(self) -> None:
         pass

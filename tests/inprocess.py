@@ -28,7 +28,7 @@ from product_media.domain.access import (
     token_hash,
 )
 from product_media.settings import Settings
-from tests.service import free_port
+from tests.service import NOWHERE, free_port
 
 
 class _AppTransport(httpx.BaseTransport):
@@ -101,7 +101,8 @@ EMBEDDED = Backend("sqlite+folder")
 
 
 class InProcessService:
-    """The app on `backend`, allowed to fetch from 127.0.0.1, rate limit off by default.
+    """The app on `backend`, allowed to fetch from 127.0.0.1, rate limit off and the providers'
+    oEmbed endpoints on a loopback port nothing listens on, by default.
 
     Same surface as tests.service.Service: `url`, `client(token)`, `new_store()`."""
 
@@ -112,6 +113,8 @@ class InProcessService:
             "data": data,
             "allow_source_networks": "127.0.0.1/32",
             "rate_limit_per_minute": 0,
+            "youtube_oembed_url": NOWHERE,
+            "vimeo_oembed_url": NOWHERE,
             **backend.settings(),
             **settings,
         }

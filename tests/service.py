@@ -13,6 +13,13 @@ from pathlib import Path
 import httpx
 
 CLI = [sys.executable, "-m", "product_media"]
+# No test reaches YouTube or Vimeo: unless a test names a stand-in, their oEmbed endpoints are a
+# loopback port nothing listens on.
+NOWHERE = "http://127.0.0.1:9/oembed"
+NO_PROVIDERS = {
+    "PRODUCT_MEDIA_YOUTUBE_OEMBED_URL": NOWHERE,
+    "PRODUCT_MEDIA_VIMEO_OEMBED_URL": NOWHERE,
+}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -38,7 +45,7 @@ class Service:
     def __init__(self, data: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.data = data
         self.args = args
-        self.env = {**os.environ, **(env or {})}
+        self.env = {**os.environ, **NO_PROVIDERS, **(env or {})}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None

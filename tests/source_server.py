@@ -72,6 +72,7 @@ class SourceServer:
         self._routes: dict[str, Respond] = {}
         self._hits: Counter[str] = Counter()
         self._headers: dict[str, dict[str, str]] = {}
+        self._targets: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server: _Server | None = None
@@ -124,6 +125,11 @@ class SourceServer:
         """How many requests arrived for `path`."""
         with self._lock:
             return self._hits[_normal(path)]
+
+    def targets(self, path: str) -> list[str]:
+        """The request targets (path and query string) of every request for `path`."""
+        with self._lock:
+            return list(self._targets.get(_normal(path), ()))
 
     def last_headers(self, path: str) -> dict[str, str]:
         """The request headers of the latest request for `path`."""
@@ -210,6 +216,7 @@ class SourceServer:
         with self._lock:
             self._hits[path] += 1
             self._headers[path] = dict(handler.headers.items())
+            self._targets.setdefault(path, []).append(handler.path)
             respond = self._routes.get(path, _not_found)
         if self._latency and self._stop.wait(self._latency):
             return

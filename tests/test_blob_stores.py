@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -228,6 +229,33 @@ def test_a_fresh_store_has_no_partial_writes_and_pings(store: BlobStore) -> None
     store.ping()
 
 
+def test_put_file_stores_the_file_and_leaves_it(store: BlobStore, tmp_path: Path) -> None:
+    source = tmp_path / "upload"
+    source.write_bytes(CONTENT)
+    key = blob_key(CONTENT, "mp4")
+    store.put_file(key, source)
+    assert source.read_bytes() == CONTENT
+    source.unlink()
+    assert _read(store.open(key)) == CONTENT
+    assert _read(store.open(key, ByteRange(1000, 1999))) == CONTENT[1000:2000]
+    # A stored key is kept as it is.
+    source.write_bytes(b"other")
+    store.put_file(key, source)
+    assert _read(store.open(key)) == CONTENT
+    assert store.partial_write_owners() == set()
+    assert list(store.keys()) == [key]
+
+
+def test_folder_put_file_links_instead_of_copying(tmp_path: Path) -> None:
+    store = FolderBlobStore(tmp_path / "media", owner="me")
+    source = tmp_path / "upload"
+    source.write_bytes(CONTENT)
+    key = blob_key(CONTENT, "webm")
+    store.put_file(key, source)
+    assert source.stat().st_nlink == 2
+    assert list((tmp_path / "media" / "tmp").iterdir()) == []
+
+
 def test_folder_partial_writes_are_found_and_cleared(tmp_path: Path) -> None:
     store = FolderBlobStore(tmp_path, owner="me")
     for name in ("dead.1.part", "dead.2.part", "alive.3.part"):
@@ -264,6 +292,84 @@ def test_s3_objects_carry_their_type_and_caching(s3: tuple[S3BlobStore, str]) ->
         head = client.head_object(Bucket=store.bucket, Key=f"{PREFIX}/{key}")
         assert head["ContentType"] == mime
         assert head["CacheControl"] == CACHE_CONTROL
+
+
+MIB = 1024 * 1024
+
+
+def _multipart_store(endpoint: str, owner: str, bucket: str | None = None) -> S3BlobStore:
+    store = S3BlobStore(
+        f"s3://{bucket or fresh_bucket_name()}/{PREFIX}", endpoint, owner, part_size=5 * MIB
+    )
+    store.ensure_bucket()
+    return store
+
+
+def _uploads(endpoint: str, bucket: str) -> list[str]:
+    return [
+        upload["UploadId"]
+        for upload in _s3_client(endpoint).list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    ]
+
+
+def test_s3_put_file_sends_a_large_file_in_parts(
+    aws_env: None, s3_endpoint: str, tmp_path: Path
+) -> None:
+    store = _multipart_store(s3_endpoint, "a" * 32)
+    content = CONTENT * 32  # 5.5 MiB: two parts
+    source = tmp_path / "video.mp4"
+    source.write_bytes(content)
+    key = blob_key(content, "mp4")
+    store.put_file(key, source)
+    assert _read(store.open(key)) == content
+    client = _s3_client(s3_endpoint)
+    head = client.head_object(Bucket=store.bucket, Key=f"{PREFIX}/{key}")
+    assert (head["ContentType"], head["CacheControl"]) == ("video/mp4", CACHE_CONTROL)
+    assert head["ETag"].endswith('-2"')
+    # Nothing else is left under the prefix: no record, no upload.
+    listed = client.list_objects_v2(Bucket=store.bucket)
+    assert [item["Key"] for item in listed["Contents"]] == [f"{PREFIX}/{key}"]
+    assert _uploads(s3_endpoint, store.bucket) == []
+    assert store.partial_write_owners() == set()
+
+
+def test_s3_a_failed_multipart_upload_is_aborted(
+    aws_env: None, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _multipart_store(s3_endpoint, "a" * 32)
+    source = tmp_path / "video.mp4"
+    source.write_bytes(CONTENT * 32)
+
+    def broken(**_: Any) -> None:
+        raise OSError("connection lost")
+
+    monkeypatch.setattr(store._client, "complete_multipart_upload", broken)
+    with pytest.raises(OSError, match="connection lost"):
+        store.put_file(blob_key(CONTENT * 32, "mp4"), source)
+    assert _uploads(s3_endpoint, store.bucket) == []
+    assert store.partial_write_owners() == set()
+    assert list(store.keys()) == []
+
+
+def test_s3_sweep_aborts_the_uploads_of_dead_owners(aws_env: None, s3_endpoint: str) -> None:
+    """What a process killed mid-upload leaves: its record, with the upload's id or (killed
+    right after starting the upload) without; a live owner's upload is never touched."""
+    dead, alive = "d" * 32, "e" * 32
+    store = _multipart_store(s3_endpoint, alive)
+    client = _s3_client(s3_endpoint)
+    started = {}
+    for owner, name, recorded in ((dead, "x", True), (dead, "y", False), (alive, "z", True)):
+        key = blob_key(name.encode(), "mp4")
+        upload = client.create_multipart_upload(Bucket=store.bucket, Key=f"{PREFIX}/{key}")
+        started[name] = upload["UploadId"]
+        record = f"{PREFIX}/partial/{owner}.{name}"
+        body = {"key": key, "uploadId": upload["UploadId"] if recorded else None}
+        client.put_object(Bucket=store.bucket, Key=record, Body=json.dumps(body).encode())
+    assert store.partial_write_owners() == {dead, alive}
+    assert list(store.keys()) == []
+    store.clear_partial_writes({dead})
+    assert _uploads(s3_endpoint, store.bucket) == [started["z"]]
+    assert store.partial_write_owners() == {alive}
 
 
 def test_s3_ensure_bucket_creates_a_missing_one(s3: tuple[S3BlobStore, str]) -> None:

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import socket
 import ssl
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
 
 from product_media.ingest.address_policy import AddressPolicy, parse_networks
-from product_media.ingest.fetcher import Fetched, Fetcher, FetchError, FetchLimits
+from product_media.ingest.fetcher import (
+    HEAD_BYTES,
+    Downloaded,
+    Fetched,
+    Fetcher,
+    FetchError,
+    FetchLimits,
+    TooLarge,
+)
 from tests.source_server import SourceServer
 
 # 127.0.0.1 plays the public internet; 127.0.0.2 plays an internal host.
@@ -331,3 +342,63 @@ def test_https_source_by_ip_address() -> None:
     with _tls_source(ca, "127.0.0.1") as source:
         source.add("/secure.jpg", b"over tls")
         assert fetch(source.url("/secure.jpg"), verify=_trusting(ca)).content == b"over tls"
+
+
+def download(
+    url: str, target: Path, limits: FetchLimits = LIMITS, check_head: Any = None
+) -> Downloaded:
+    async def run() -> Downloaded:
+        fetcher = Fetcher(PUBLIC)
+        try:
+            return await fetcher.download(url, limits, target, check_head=check_head)
+        finally:
+            await fetcher.aclose()
+
+    return asyncio.run(run())
+
+
+def test_download_streams_to_a_file_and_hashes(source: SourceServer, tmp_path: Path) -> None:
+    """Over several writes to the file, after a redirect: the file, its size, hash and head."""
+    body = bytes(range(256)) * 10_000
+    final = source.add("/video.bin", body)
+    source.redirect("/to-video", "/video.bin")
+    seen: list[bytes] = []
+    got = download(
+        source.url("/to-video"),
+        tmp_path / "copy",
+        FetchLimits(max_bytes=len(body), connect_timeout=2, total_timeout=5),
+        seen.append,
+    )
+    assert got == Downloaded(final, len(body), hashlib.sha256(body).hexdigest(), body[:HEAD_BYTES])
+    assert (tmp_path / "copy").read_bytes() == body
+    assert seen == [body[:HEAD_BYTES]]
+
+
+def test_download_of_a_short_body_checks_all_of_it(source: SourceServer, tmp_path: Path) -> None:
+    seen: list[bytes] = []
+    got = download(source.add("/tiny", b"tiny"), tmp_path / "copy", check_head=seen.append)
+    assert (got.size, got.head, seen) == (4, b"tiny", [b"tiny"])
+
+
+def test_download_stops_where_the_head_check_says(source: SourceServer, tmp_path: Path) -> None:
+    class NotWanted(Exception):
+        pass
+
+    def refuse(head: bytes) -> None:
+        raise NotWanted(head[:6])
+
+    url = source.endless("/endless-page", b"<html>" + b" " * 65530)
+    with pytest.raises(NotWanted):
+        download(url, tmp_path / "copy", check_head=refuse)
+    assert (tmp_path / "copy").stat().st_size == 0
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_download_is_cut_at_the_limit(source: SourceServer, tmp_path: Path, declared: bool) -> None:
+    body = b"\0" * 200_000
+    url = source.add("/big", body) if declared else source.endless("/big-endless")
+    with pytest.raises(TooLarge, match="larger than 100000 bytes"):
+        download(url, tmp_path / "copy")
+    written = (tmp_path / "copy").stat().st_size
+    # A declared length over the limit is refused before any of the body is read.
+    assert written == 0 if declared else written <= 100_000

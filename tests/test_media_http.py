@@ -413,15 +413,16 @@ def test_main_video_fails_and_keeps_the_main_image(
 ) -> None:
     main, gallery = seeded
     before = get_product(api, product)
-    video = sources.url("/media-http/clip.mp4")
+    video_path = f"/media-http/{uuid.uuid4().hex}/clip.mp4"
+    video = sources.url(video_path)
     result = put_media(api, product, main={"videoUrl": video}, gallery=gallery[:1])
     assert set(result) == {"mainMedia", "galleryMedia"}
-    assert_failure(result["mainMedia"], "DOWNLOAD_VIDEO_FAILED", video, "not supported yet")
+    assert_failure(result["mainMedia"], "DOWNLOAD_VIDEO_FAILED", video, "HTTP 404 from source")
     assert result["galleryMedia"] == [ok("1")]
     body = get_product(api, product)
     assert_media(body, main, gallery[:1])
     assert body["media"]["images"][0] == before["media"]["images"][0]
-    assert sources.hits("/media-http/clip.mp4") == 0
+    assert sources.hits(video_path) == 1
 
 
 def test_main_image_and_video_fail_together(
@@ -438,7 +439,7 @@ def test_main_image_and_video_fail_together(
     result = put_media(
         api, product, main={"imageUrl": candidate.url, "videoUrl": video}, gallery=[]
     )
-    assert_failure(result["mainMedia"], "DOWNLOAD_VIDEO_FAILED", video, "not supported yet")
+    assert_failure(result["mainMedia"], "DOWNLOAD_VIDEO_FAILED", video, "HTTP 404 from source")
     assert result["galleryMedia"] == []
     body = get_product(api, product)
     assert_media(body, main, [])
@@ -471,9 +472,9 @@ def test_gallery_items_of_every_kind(
     gallery_results = result.pop("galleryMedia")
     assert result == {}
     assert gallery_results[0] == ok("1")
-    assert_failure(gallery_results[1], "DOWNLOAD_VIDEO_FAILED", video, "not supported yet")
+    assert_failure(gallery_results[1], "DOWNLOAD_VIDEO_FAILED", video, "HTTP 404 from source")
     assert gallery_results[2] == ok("2")
-    assert_failure(gallery_results[3], "DOWNLOAD_VIDEO_FAILED", covered, "not supported yet")
+    assert_failure(gallery_results[3], "DOWNLOAD_VIDEO_FAILED", covered, "HTTP 404 from source")
     body = get_product(api, product)
     assert_media(body, main, [first, second])
     assert_gone([blob_url(service, cover.content)])

@@ -185,11 +185,18 @@ class _FailingAfter:
         self._inner = inner
         self._left = puts
 
-    def put(self, key: str, content: bytes) -> None:
+    def _spend(self) -> None:
         if self._left == 0:
             raise ConnectionError("the target went away")
         self._left -= 1
+
+    def put(self, key: str, content: bytes) -> None:
+        self._spend()
         self._inner.put(key, content)
+
+    def put_file(self, key: str, path: Path) -> None:
+        self._spend()
+        self._inner.put_file(key, path)
 
     def open(self, key: str, byte_range: ByteRange | None = None) -> OpenedBlob | None:
         return self._inner.open(key, byte_range)

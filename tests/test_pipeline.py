@@ -12,6 +12,7 @@ from product_media.domain.media import ImageFiles
 from product_media.domain.plan import (
     DOWNLOAD_IMAGE_FAILED,
     DOWNLOAD_VIDEO_FAILED,
+    NOT_VIDEO_URL,
     Failure,
     Ingested,
     Outcome,
@@ -77,7 +78,8 @@ def test_outcomes_and_blobs() -> None:
     )
     video = outcomes[("video", photo)]
     assert isinstance(video, Failure) and video.code == DOWNLOAD_VIDEO_FAILED
-    assert "not supported yet" in video.message
+    assert video.message == f"{photo}: an image (image/jpeg), not a video"
+    assert video.category == NOT_VIDEO_URL
     for files in (image.files, alpha.files):
         assert all(blob.key in stored for blob in files.blobs())
 

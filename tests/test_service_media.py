@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import anyio.from_thread
@@ -15,6 +16,7 @@ import pytest
 from product_media.domain.media_update import MediaSource, MediaUpdate
 from product_media.domain.plan import DOWNLOAD_IMAGE_FAILED, ItemResult
 from product_media.ingest.pipeline import Pipeline
+from product_media.ingest.scratch import Scratch
 from product_media.service import media, products
 from product_media.service.blob_lifetimes import collect, write_claimed
 from product_media.service.errors import ProductNotFound, UpdateInterrupted
@@ -317,3 +319,16 @@ def test_the_sweep_clears_dead_processes_and_unused_files_only() -> None:
     blobs.put(keys["orphan"], b".")
     assert sweep(catalog, blobs, leases, "me", always_collect=False) == 0
     assert sweep(catalog, blobs, leases, "me") == 1
+
+
+def test_the_sweep_clears_scratch_files_of_dead_processes(tmp_path: Path) -> None:
+    leases = FakeLeases()
+    leases.register("me")
+    leases.rows.add("dead")
+    downloads = tmp_path / "scratch"
+    downloads.mkdir()
+    for name in ("dead.1.download", "me.2.download"):
+        (downloads / name).write_bytes(b"part of a video")
+    scratch = Scratch(downloads, "me")
+    sweep(FakeCatalog(alive=leases.is_alive), FakeBlobStore(), leases, "me", scratch=scratch)
+    assert sorted(path.name for path in downloads.iterdir()) == ["me.2.download"]

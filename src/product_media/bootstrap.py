@@ -24,6 +24,7 @@ from product_media.storage.ports import BlobStore, BlobStoreUnavailable, Leases,
 if TYPE_CHECKING:
     from product_media.ingest.fetcher import Fetcher
     from product_media.ingest.pipeline import Pipeline
+    from product_media.ingest.scratch import Scratch
     from product_media.storage.rate_limits import RateLimiter
     from product_media.storage.s3_blobs import S3BlobStore
 
@@ -48,6 +49,8 @@ class Adapters:
     # Called once at start, in a worker thread: e.g. create the bucket.
     prepare: Callable[[], None] = _nothing
     fetcher: Fetcher | None = None
+    # Where ingest streams video downloads; the sweep clears what dead processes left there.
+    scratch: Scratch | None = None
 
     @property
     def storage(self) -> Storage:
@@ -78,27 +81,47 @@ def build_blobs(settings: Settings, owner: str) -> BlobStore:
     return FolderBlobStore(settings.blob_dir, owner=owner)
 
 
-def build_pipeline(settings: Settings, fetcher: Fetcher) -> Pipeline:
+def build_pipeline(
+    settings: Settings, fetcher: Fetcher, scratch: Scratch | None = None
+) -> Pipeline:
     import anyio
 
     from product_media.ingest.fetcher import FetchLimits
     from product_media.ingest.pipeline import IngestLimits, Pipeline
+    from product_media.ingest.video_files import VideoLimits
+    from product_media.ingest.video_sources import VideoSourceLimits
 
     workers = settings.process_threads or os.cpu_count() or 1
-    limits = IngestLimits(
-        image_fetch=FetchLimits(
-            max_bytes=settings.image_max_bytes,
+    image_fetch = FetchLimits(
+        max_bytes=settings.image_max_bytes,
+        connect_timeout=settings.connect_timeout,
+        total_timeout=settings.image_download_timeout,
+        max_redirects=settings.max_redirects,
+    )
+    video = VideoSourceLimits(
+        download=FetchLimits(
+            max_bytes=settings.video_max_bytes,
             connect_timeout=settings.connect_timeout,
-            total_timeout=settings.image_download_timeout,
+            total_timeout=settings.video_download_timeout,
             max_redirects=settings.max_redirects,
         ),
+        files=VideoLimits(max_seconds=settings.video_max_seconds, max_side=settings.video_max_side),
+        thumbnail=image_fetch,
+        oembed_endpoints={
+            "YouTube": settings.youtube_oembed_url,
+            "Vimeo": settings.vimeo_oembed_url,
+        },
+    )
+    limits = IngestLimits(
+        image_fetch=image_fetch,
         max_pixels=settings.image_max_pixels,
         concurrency=settings.fetch_concurrency,
         max_in_flight=settings.max_sources_in_flight,
         decode_memory=settings.decode_memory,
         max_per_store=settings.max_sources_per_store,
+        video=video,
     )
-    return Pipeline(fetcher, anyio.CapacityLimiter(workers), limits)
+    return Pipeline(fetcher, anyio.CapacityLimiter(workers), limits, scratch)
 
 
 def _ensure_bucket(blobs: S3BlobStore) -> None:
@@ -114,6 +137,7 @@ def build(settings: Settings) -> Adapters:
     """The adapters for a server process, as settings name them."""
     from product_media.ingest.address_policy import AddressPolicy
     from product_media.ingest.fetcher import Fetcher
+    from product_media.ingest.scratch import Scratch
     from product_media.storage.rate_limits import build_rate_limiter
     from product_media.storage.s3_blobs import S3BlobStore
 
@@ -121,6 +145,7 @@ def build(settings: Settings) -> Adapters:
     catalog = build_catalog(settings)
     blobs = build_blobs(settings, owner)
     fetcher = Fetcher(AddressPolicy(settings.allow_source_networks))
+    scratch = Scratch(settings.scratch_dir, owner)
     rate_limiter = build_rate_limiter(
         settings.rate_limit_per_minute, settings.redis_url, catalog.engine
     )
@@ -129,9 +154,10 @@ def build(settings: Settings) -> Adapters:
         catalog=catalog,
         blobs=blobs,
         leases=DatabaseLeases(catalog.engine, settings.owner_lease, settings.lock_dir),
-        ingest=build_pipeline(settings, fetcher),
+        ingest=build_pipeline(settings, fetcher, scratch),
         rate_limiter=rate_limiter,
         owner=owner,
         prepare=prepare,
         fetcher=fetcher,
+        scratch=scratch,
     )

@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     image_max_bytes: int = Field(20 * MB, gt=0)
     image_max_pixels: int = Field(100_000_000, gt=0)
     video_max_bytes: int = Field(500 * MB, gt=0)
+    video_max_seconds: float = Field(600.0, gt=0, description="Longest video file accepted")
+    video_max_side: int = Field(4096, gt=0, description="Pixels on a video's long side, at most")
+    video_download_timeout: float = Field(
+        300.0, gt=0, description="Seconds a video file's whole download may take"
+    )
+    youtube_oembed_url: str = Field(
+        "https://www.youtube.com/oembed", description="oEmbed endpoint for YouTube links"
+    )
+    vimeo_oembed_url: str = Field(
+        "https://vimeo.com/api/oembed.json", description="oEmbed endpoint for Vimeo links"
+    )
     connect_timeout: float = Field(5.0, gt=0)
     image_download_timeout: float = Field(30.0, gt=0)
     max_redirects: int = Field(5, ge=0)
@@ -131,3 +142,9 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.media_dir or self.data / "media"
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Where video files are streamed to while they are checked, before they are stored
+        (beside the default blob folder, so storing one there is a rename, not a copy)."""
+        return self.data / "scratch"

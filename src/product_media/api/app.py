@@ -13,7 +13,18 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from product_media import __version__
-from product_media.api import cors, errors, files, images, media, observe, ops, products, profile
+from product_media.api import (
+    cors,
+    errors,
+    files,
+    images,
+    media,
+    observe,
+    ops,
+    products,
+    profile,
+    videos,
+)
 from product_media.api.in_flight import CountWrites, WritesInFlight
 from product_media.api.limits import BodyLimits, UploadRoutes
 from product_media.api.paths import TrailingSlash
@@ -58,6 +69,7 @@ def _sweep(adapters: Adapters, *, always_collect: bool) -> int:
         adapters.leases,
         adapters.owner,
         always_collect=always_collect,
+        scratch=adapters.scratch,
     )
 
 
@@ -171,6 +183,7 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(products.router)
     app.include_router(media.router)
+    app.include_router(videos.router)
     app.include_router(profile.router)
     app.include_router(images.router)
     app.include_router(files.router)

@@ -14,12 +14,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from product_media.api.schemas import ErrorOut
 from product_media.domain.image_edits import UnknownImage
 from product_media.domain.media_update import WRONG_PARAMETER, WRONG_URL, InvalidUpdate
+from product_media.domain.video_edits import UnknownVideo
 from product_media.service.errors import (
     ImageUnusable,
     ProductNotFound,
     SkuAlreadyExists,
     StoreNotFound,
     UpdateInterrupted,
+    VideoUnusable,
 )
 
 log = logging.getLogger(__name__)
@@ -139,6 +141,14 @@ def install(app: FastAPI) -> None:
     async def _unknown_image(_request: Request, exc: UnknownImage) -> JSONResponse:
         # As Ecwid answers for a video a product does not have: 404.
         return error_response(404, "IMAGE_NOT_FOUND", str(exc))
+
+    @app.exception_handler(UnknownVideo)
+    async def _unknown_video(_request: Request, exc: UnknownVideo) -> JSONResponse:
+        return error_response(404, "VIDEO_NOT_FOUND", str(exc))
+
+    @app.exception_handler(VideoUnusable)
+    async def _unusable_video(_request: Request, exc: VideoUnusable) -> JSONResponse:
+        return error_response(422, exc.code, exc.message)
 
     @app.exception_handler(SkuAlreadyExists)
     async def _sku_taken(_request: Request, exc: SkuAlreadyExists) -> JSONResponse:

@@ -76,7 +76,7 @@ _BINARY_BODY: dict[str, Any] = {
 }
 
 
-async def _source(request: Request, external_url: str | None) -> images.ImageSource:
+async def image_source(request: Request, external_url: str | None) -> images.ImageSource:
     """The image a request names: externalUrl when given (as on Ecwid, the body is then
     ignored), else the body's bytes."""
     if external_url is not None:
@@ -104,7 +104,7 @@ async def _upload(
         store_id,
         product_id,
         target,
-        await _source(request, external_url),
+        await image_source(request, external_url),
         token=token,
         time_limit=state.settings.update_timeout,
     )

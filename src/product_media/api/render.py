@@ -8,6 +8,7 @@ from typing import Any
 
 from product_media.domain.media import Alt, Blob, Border, Image, ImageFiles, MediaSet, Video
 from product_media.domain.product import Product
+from product_media.domain.video_links import recognise
 
 _SIZE_FIELDS = {
     160: "image160pxUrl",
@@ -57,21 +58,43 @@ def _sized(files: ImageFiles, url: UrlMaker) -> dict[str, str]:
     return fields
 
 
+# The provider's player, 16:9 and as wide as its container.
+_IFRAME = (
+    '<div style="position:relative;width:100%;padding-top:56.25%">'
+    '<iframe src="{src}" title="{title}" loading="lazy" allow="{allow}" allowfullscreen '
+    'referrerpolicy="strict-origin-when-cross-origin" '
+    'style="position:absolute;top:0;left:0;width:100%;height:100%;border:0"></iframe></div>'
+)
+_ALLOW = {
+    "YouTube": "accelerometer; autoplay; clipboard-write; encrypted-media; gyroscope; "
+    "picture-in-picture; web-share",
+    "Vimeo": "autoplay; fullscreen; picture-in-picture; clipboard-write",
+}
+
+
 def _embed_html(video: Video, url: UrlMaker) -> str:
+    """A file's <video> tag (its cover as poster), or a provider's iframe player."""
     source = video.source
     if source.file is None:
-        return ""
+        link = recognise(source.url or "")
+        if link is None:
+            return ""
+        title = source.title or f"{link.provider} video"
+        return _IFRAME.format(
+            src=escape(link.player_url), title=escape(title), allow=_ALLOW[link.provider]
+        )
     poster = ""
     if source.cover is not None:
         poster = f' poster="{escape(url(source.cover.derived.get(1500, source.cover.original)))}"'
     return (
-        f'<video controls preload="metadata"{poster}>'
+        f'<video controls preload="metadata" playsinline style="max-width:100%"{poster}>'
         f'<source src="{escape(url(source.file))}" type="{escape(source.file.content_type)}">'
         "</video>"
     )
 
 
-def _video(video: Video, video_id: str, order_by: int, url: UrlMaker) -> dict[str, Any]:
+def video_json(video: Video, video_id: str | int, order_by: int, url: UrlMaker) -> dict[str, Any]:
+    """A video as `media.videos[]` shows it; title and cover fields only when it has them."""
     source = video.source
     fields: dict[str, Any] = {
         "id": video_id,
@@ -79,8 +102,9 @@ def _video(video: Video, video_id: str, order_by: int, url: UrlMaker) -> dict[st
         "url": url(source.file) if source.file is not None else (source.url or ""),
         "embedHtml": _embed_html(video, url),
         "providerName": source.provider_name,
-        "title": source.title,
     }
+    if source.title:
+        fields["title"] = source.title
     if video.cover_id is not None:
         fields["videoCoverId"] = video.cover_id
     if source.cover is not None:
@@ -139,14 +163,14 @@ def media_fields(media: MediaSet, url: UrlMaker) -> dict[str, Any]:
     if media.main_image is not None:
         images.append(_media_image(media.main_image, "0", 0, url))
     if media.main_video is not None:
-        videos.append(_video(media.main_video, "0", 0, url))
+        videos.append(video_json(media.main_video, "0", 0, url))
     for order_by, item in enumerate(media.gallery, start=1):
         if isinstance(item, Image):
             images.append(_media_image(item, str(len(gallery_images) + 1), order_by, url))
             gallery_images.append(_gallery_image(item, order_by, url))
         else:
             gallery_videos = len(videos) - (media.main_video is not None)
-            videos.append(_video(item, str(gallery_videos + 1), order_by, url))
+            videos.append(video_json(item, str(gallery_videos + 1), order_by, url))
     fields: dict[str, Any] = {"media": {"images": images, "videos": videos}}
     fields.update(_legacy(media.main_image, url))
     fields["galleryImages"] = gallery_images

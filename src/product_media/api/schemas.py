@@ -290,19 +290,36 @@ class MediaImageOut(_SizedUrls):
     alt: AltOut
 
 
-class MediaVideoOut(_Out):
-    id: str = Field(description='"0" for the main video, then "1", "2", ... in gallery order')
+class _VideoOut(_Out):
     orderBy: int = Field(description="0 for the main video, else the position in the gallery")
     url: str = Field(description="The stored file, or the provider link as given")
-    embedHtml: str
+    embedHtml: str = Field(
+        description="The provider's iframe player, or a <video> tag with the cover as poster"
+    )
     providerName: str = Field(description="YouTube, Vimeo, or empty for a file")
-    title: str
-    videoCoverId: int | SkipJsonSchema[None] = None
+    title: str | SkipJsonSchema[None] = Field(
+        None, description="The provider's title; absent for a file or when oEmbed failed"
+    )
+    videoCoverId: int | SkipJsonSchema[None] = Field(
+        None, description="Internal id of the cover image; absent when there is no cover"
+    )
     image160pxUrl: str | SkipJsonSchema[None] = None
     image400pxUrl: str | SkipJsonSchema[None] = None
     image800pxUrl: str | SkipJsonSchema[None] = None
     image1500pxUrl: str | SkipJsonSchema[None] = None
     imageOriginalUrl: str | SkipJsonSchema[None] = None
+
+
+class MediaVideoOut(_VideoOut):
+    id: str = Field(description='"0" for the main video, then "1", "2", ... in gallery order')
+
+
+class GalleryVideoOut(_VideoOut):
+    id: int = Field(description="Internal video id, unique in the store")
+
+
+class VideoUrlIn(_StrictIn):
+    url: StrictStr = Field(description="A video file (MP4, MOV, WebM) or a YouTube/Vimeo link")
 
 
 class MediaOut(_Out):

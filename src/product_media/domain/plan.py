@@ -17,12 +17,18 @@ from product_media.domain.media_update import MediaSource, MediaUpdate
 
 DOWNLOAD_IMAGE_FAILED = "DOWNLOAD_IMAGE_FAILED"
 DOWNLOAD_VIDEO_FAILED = "DOWNLOAD_VIDEO_FAILED"
+# Why a video source failed, as the endpoints that add one video answer it (DESIGN section 8).
+NOT_VIDEO_URL = "NOT_VIDEO_URL"
+VIDEO_NOT_SUPPORTED = "VIDEO_NOT_SUPPORTED"
+VIDEO_UNAVAILABLE = "VIDEO_UNAVAILABLE"
 
 
 @dataclass(frozen=True)
 class Failure:
     code: str
     message: str
+    # For a video: NOT_VIDEO_URL, VIDEO_NOT_SUPPORTED or VIDEO_UNAVAILABLE.
+    category: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,17 @@ the one that was checked.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, TypeVar
 from urllib.parse import urljoin, urlsplit
 
+import anyio
 import httpx
 
 from product_media.ingest.address_policy import AddressPolicy, IPAddress
@@ -22,6 +27,12 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # A refusal names the setting that lifts it.
 _ALLOW_HINT = "allow with PRODUCT_MEDIA_ALLOW_SOURCE_NETWORKS"
+# A download goes to its file in writes of about this size, each in a worker thread.
+_WRITE_BYTES = 1024 * 1024
+# What a download's `check_head` sees of the body before the rest is read.
+HEAD_BYTES = 64
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -36,10 +47,24 @@ class FetchError(Exception):
     """A source could not be fetched; the message is a short reason without the URL."""
 
 
+class TooLarge(FetchError):
+    """The source declares or sends more bytes than the limit."""
+
+
 @dataclass(frozen=True)
 class Fetched:
     url: str
     content: bytes
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A body streamed to a file: its size, SHA-256 (hex) and first HEAD_BYTES bytes."""
+
+    url: str
+    size: int
+    sha256: str
+    head: bytes
 
 
 @dataclass(frozen=True)
@@ -118,9 +143,42 @@ class Fetcher:
 
     async def fetch(self, url: str, limits: FetchLimits) -> Fetched:
         """The body of `url` after redirects; any failure is a FetchError."""
+
+        async def read(final_url: str, response: httpx.Response) -> Fetched:
+            return Fetched(final_url, await _read_body(response, limits.max_bytes))
+
+        return await self._fetch(url, limits, read)
+
+    async def download(
+        self,
+        url: str,
+        limits: FetchLimits,
+        target: Path,
+        *,
+        check_head: Callable[[bytes], None] | None = None,
+    ) -> Downloaded:
+        """Stream the body of `url` into the file `target`, never holding it whole in memory,
+        and hash it on the way. `check_head` sees its first HEAD_BYTES bytes (fewer if that is
+        all) before the rest is read, and may raise to stop the download; any other failure is
+        a FetchError. On failure the file holds a part of the body."""
+
+        async def read(final_url: str, response: httpx.Response) -> Downloaded:
+            file = await anyio.to_thread.run_sync(target.open, "wb")
+            try:
+                return await _write_body(response, limits.max_bytes, file, check_head, final_url)
+            finally:
+                # Whatever is left to flush is a small part of the last write.
+                file.close()
+
+        return await self._fetch(url, limits, read)
+
+    async def _fetch(
+        self, url: str, limits: FetchLimits, read: Callable[[str, httpx.Response], Awaitable[R]]
+    ) -> R:
+        """`read(final URL, response)` of the answer `url` leads to after redirects."""
         try:
             async with asyncio.timeout(limits.total_timeout):
-                return await self._follow(url, limits)
+                return await self._follow(url, limits, read)
         except TimeoutError:
             raise FetchError(f"timed out after {limits.total_timeout:g} s") from None
         except httpx.RemoteProtocolError:
@@ -130,13 +188,15 @@ class Fetcher:
         except httpx.InvalidURL:
             raise FetchError("invalid URL") from None
 
-    async def _follow(self, url: str, limits: FetchLimits) -> Fetched:
+    async def _follow(
+        self, url: str, limits: FetchLimits, read: Callable[[str, httpx.Response], Awaitable[R]]
+    ) -> R:
         hop = _parse(url, not_http="not an http(s) URL")
         for _ in range(limits.max_redirects + 1):
             response = await self._open(hop, await self._resolve(hop), limits)
             try:
                 if response.status_code not in _REDIRECT_STATUSES:
-                    return Fetched(url, await _read_body(response, limits.max_bytes))
+                    return await read(url, response)
                 location = response.headers.get("location")
             finally:
                 await response.aclose()
@@ -222,7 +282,8 @@ def _tls_failure(exc: BaseException) -> str | None:
     return None
 
 
-async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
+def _check_response(response: httpx.Response, max_bytes: int) -> None:
+    """Refuse what the status and headers tell already, before any of the body is read."""
     if not response.is_success:
         raise FetchError(f"HTTP {response.status_code} from source")
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
@@ -231,12 +292,58 @@ async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
         raise FetchError(f"unsupported Content-Encoding {encoding[:40]}")
     declared = response.headers.get("content-length", "")
     if declared.isdecimal() and int(declared) > max_bytes:
-        raise FetchError(f"larger than {max_bytes} bytes")
+        raise TooLarge(f"larger than {max_bytes} bytes")
+
+
+async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
+    _check_response(response, max_bytes)
     body = bytearray()
     async for chunk in response.aiter_raw():
         body += chunk
         if len(body) > max_bytes:
-            raise FetchError(f"larger than {max_bytes} bytes")
+            raise TooLarge(f"larger than {max_bytes} bytes")
     if not body:
         raise FetchError("empty response body")
     return bytes(body)
+
+
+async def _write_body(
+    response: httpx.Response,
+    max_bytes: int,
+    file: BinaryIO,
+    check_head: Callable[[bytes], None] | None,
+    url: str,
+) -> Downloaded:
+    """Stream the body into `file` in worker threads, hashing it there too, so neither the
+    whole body nor the hashing of it ever sits on the event loop."""
+    _check_response(response, max_bytes)
+    digest = hashlib.sha256()
+    pending = bytearray()
+    head = b""
+    size = 0
+
+    def write(data: bytes) -> None:
+        digest.update(data)
+        file.write(data)
+
+    async for chunk in response.aiter_raw():
+        size += len(chunk)
+        if size > max_bytes:
+            raise TooLarge(f"larger than {max_bytes} bytes")
+        pending += chunk
+        if not head and len(pending) >= HEAD_BYTES:
+            head = bytes(pending[:HEAD_BYTES])
+            if check_head is not None:
+                check_head(head)
+        if len(pending) >= _WRITE_BYTES:
+            data = bytes(pending)
+            pending.clear()
+            await anyio.to_thread.run_sync(write, data)
+    if not size:
+        raise FetchError("empty response body")
+    if not head:
+        head = bytes(pending)
+        if check_head is not None:
+            check_head(head)
+    await anyio.to_thread.run_sync(write, bytes(pending))
+    return Downloaded(url, size, digest.hexdigest(), head)

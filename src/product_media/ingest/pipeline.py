@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -18,6 +20,7 @@ from product_media.domain.media import Blob, ImageFiles
 from product_media.domain.plan import (
     DOWNLOAD_IMAGE_FAILED,
     DOWNLOAD_VIDEO_FAILED,
+    VIDEO_UNAVAILABLE,
     Failure,
     Ingested,
     Outcome,
@@ -31,13 +34,21 @@ from product_media.ingest.images import (
     render_image,
 )
 from product_media.ingest.memory_budget import MemoryBudget
+from product_media.ingest.scratch import Scratch
+from product_media.ingest.video_files import VideoLimits
+from product_media.ingest.video_sources import PutBlobs, VideoSourceLimits, VideoSources
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Writes a set of new blobs {key: bytes} so that nothing collects them before the commit.
-PutBlobs = Callable[[dict[str, bytes]], Awaitable[None]]
+MB = 1_000_000
+# For pipelines built without video settings (tests): DESIGN section 2's limits.
+DEFAULT_VIDEO_LIMITS = VideoSourceLimits(
+    download=FetchLimits(max_bytes=500 * MB, connect_timeout=5, total_timeout=300),
+    files=VideoLimits(max_seconds=600, max_side=4096),
+    thumbnail=FetchLimits(max_bytes=20 * MB, connect_timeout=5, total_timeout=30),
+)
 # Who a source is fetched for: the store, and the token (hashed) that asked.
 Tenant = tuple[int, str]
 
@@ -51,6 +62,7 @@ class IngestLimits:
     decode_memory: int
     # Of max_in_flight, the most one store may hold.
     max_per_store: int
+    video: VideoSourceLimits = field(default=DEFAULT_VIDEO_LIMITS)
 
 
 def safe_url(url: str) -> str:
@@ -82,7 +94,15 @@ def _image_blobs(original: bytes, processed: ProcessedImage) -> tuple[ImageFiles
 
 
 class Pipeline:
-    def __init__(self, fetcher: Fetcher, cpu: anyio.CapacityLimiter, limits: IngestLimits) -> None:
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        cpu: anyio.CapacityLimiter,
+        limits: IngestLimits,
+        scratch: Scratch | None = None,
+    ) -> None:
+        """`scratch` is where video downloads go (default: a folder in the system's
+        temporary directory)."""
         self._fetcher = fetcher
         self._cpu = cpu
         self._limits = limits
@@ -91,9 +111,18 @@ class Pipeline:
         self._in_flight = FairShare(limits.max_in_flight, limits.max_per_store)
         # Bounds the pixels being decoded at once, whatever the number of workers.
         self._decode_memory = MemoryBudget(limits.decode_memory)
+        if scratch is None:
+            scratch = Scratch(Path(tempfile.gettempdir()) / "product-media", "0" * 32)
+        self._videos = VideoSources(
+            fetcher, cpu, self._decode_memory, scratch, limits.video, self._image_files
+        )
 
-    async def _image(self, url: str, put: PutBlobs, uploaded: bytes | None) -> Outcome:
-        busy = [0.0]  # seconds of processing, waits for a worker or the budget excluded
+    async def _image_files(
+        self, data: bytes, busy: list[float] | None = None
+    ) -> tuple[ImageFiles, dict[str, bytes]]:
+        """Image bytes inspected and rendered under the decode budget: the image's files and
+        the blobs to write; raises ImageRejected. `busy` adds up the seconds of work."""
+        spent = busy if busy is not None else [0.0]
 
         def timed(work: Callable[[], T]) -> Callable[[], T]:
             def run() -> T:
@@ -101,35 +130,39 @@ class Pipeline:
                 try:
                     return work()
                 finally:
-                    busy[0] += time.perf_counter() - started
+                    spent[0] += time.perf_counter() - started
 
             return run
 
+        inspected = await anyio.to_thread.run_sync(
+            timed(lambda: inspect_image(data, max_pixels=self._limits.max_pixels)),
+            limiter=self._cpu,
+        )
+        async with self._decode_memory.hold(inspected.decode_bytes) as held:
+            metrics.DECODE_BUDGET_BYTES_IN_USE.inc(held)
+            try:
+                processed = await anyio.to_thread.run_sync(
+                    timed(lambda: render_image(data, inspected)), limiter=self._cpu
+                )
+            finally:
+                metrics.DECODE_BUDGET_BYTES_IN_USE.dec(held)
+        return _image_blobs(data, processed)
+
+    async def _image(self, url: str, put: PutBlobs, uploaded: bytes | None) -> Outcome:
+        busy = [0.0]  # seconds of processing, waits for a worker or the budget excluded
         try:
             if uploaded is None:
                 data = (await self._fetcher.fetch(url, self._limits.image_fetch)).content
                 metrics.FETCHED_BYTES.inc(len(data))
             else:
                 data = uploaded
-            inspected = await anyio.to_thread.run_sync(
-                timed(lambda: inspect_image(data, max_pixels=self._limits.max_pixels)),
-                limiter=self._cpu,
-            )
-            async with self._decode_memory.hold(inspected.decode_bytes) as held:
-                metrics.DECODE_BUDGET_BYTES_IN_USE.inc(held)
-                try:
-                    processed = await anyio.to_thread.run_sync(
-                        timed(lambda: render_image(data, inspected)), limiter=self._cpu
-                    )
-                finally:
-                    metrics.DECODE_BUDGET_BYTES_IN_USE.dec(held)
+            files, contents = await self._image_files(data, busy)
         except (FetchError, ImageRejected) as exc:
             log.info("image source %s refused: %s", safe_url(url), exc)
             return Failure(DOWNLOAD_IMAGE_FAILED, f"{url}: {exc}")
         finally:
             if busy[0]:
                 metrics.PROCESSING_SECONDS.observe(busy[0])
-        files, contents = _image_blobs(data, processed)
         await put(contents)
         return Ingested(files)
 
@@ -144,12 +177,24 @@ class Pipeline:
         time_limit: float,
         uploaded: bytes | None,
     ) -> Outcome:
+        if kind == "video":
+            # A video file's download has a time limit of its own; the rest counts as usual.
+            deadline += self._limits.video.download.total_timeout
         # Waiting for the gate or a slot counts against the deadline too.
         with anyio.CancelScope(deadline=deadline):
             return await self._source(kind, url, put, gate, tenant, uploaded)
         log.info("%s source %s not done within %g s", kind, safe_url(url), time_limit)
-        code = DOWNLOAD_IMAGE_FAILED if kind == "image" else DOWNLOAD_VIDEO_FAILED
-        return Failure(code, f"{url}: not done within the media update's {time_limit:g} s limit")
+        if kind == "image":
+            return Failure(
+                DOWNLOAD_IMAGE_FAILED,
+                f"{url}: not done within the media update's {time_limit:g} s limit",
+            )
+        limit = time_limit + self._limits.video.download.total_timeout
+        return Failure(
+            DOWNLOAD_VIDEO_FAILED,
+            f"{url}: not done within the {limit:g} s a video may take",
+            VIDEO_UNAVAILABLE,
+        )
 
     async def _source(
         self,
@@ -160,15 +205,19 @@ class Pipeline:
         tenant: Tenant,
         uploaded: bytes | None,
     ) -> Outcome:
-        if kind != "image":
-            return Failure(DOWNLOAD_VIDEO_FAILED, f"{url}: video sources are not supported yet")
         async with gate, self._in_flight.slot(*tenant):
             try:
                 with metrics.SOURCES_IN_FLIGHT.track_inprogress():
-                    return await self._image(url, put, uploaded)
+                    if kind == "image":
+                        return await self._image(url, put, uploaded)
+                    return await self._videos.ingest(url, put)
             except Exception:
-                log.exception("image source %s failed unexpectedly", safe_url(url))
-                return Failure(DOWNLOAD_IMAGE_FAILED, f"{url}: could not be processed")
+                log.exception("%s source %s failed unexpectedly", kind, safe_url(url))
+                if kind == "image":
+                    return Failure(DOWNLOAD_IMAGE_FAILED, f"{url}: could not be processed")
+                return Failure(
+                    DOWNLOAD_VIDEO_FAILED, f"{url}: could not be processed", VIDEO_UNAVAILABLE
+                )
 
     async def run(
         self,

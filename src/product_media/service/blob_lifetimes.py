@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 
 from product_media.storage.ports import BlobLedger, BlobStore
 
@@ -32,17 +33,21 @@ def write_claimed(
     blobs: BlobStore,
     claim: str,
     owner: str,
-    contents: Mapping[str, bytes],
+    contents: Mapping[str, bytes | Path],
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Claim `contents` for `claim` and write them; they live at least until the claim ends."""
+    """Claim `contents` for `claim` and write them; they live at least until the claim ends.
+    A content given as a path is streamed from that file (a video: never whole in memory)."""
     waiting = ledger.claim(claim, owner, list(contents))
     while waiting:
         sleep(POLL_SECONDS)
         waiting = ledger.being_deleted(waiting)
     for key, content in contents.items():
-        blobs.put(key, content)
+        if isinstance(content, Path):
+            blobs.put_file(key, content)
+        else:
+            blobs.put(key, content)
 
 
 def collect(ledger: BlobLedger, blobs: BlobStore, owner: str, keys: Collection[str]) -> int:

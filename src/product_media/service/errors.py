@@ -32,3 +32,14 @@ class ImageUnusable(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class VideoUnusable(Exception):
+    """A video named for upload cannot be used; nothing changed. `code` is NOT_VIDEO_URL (a
+    page, an image, no video stream), VIDEO_NOT_SUPPORTED (over a limit, a container or codec
+    not allowed) or VIDEO_UNAVAILABLE (cannot be fetched, or broken)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -7,6 +7,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import anyio
@@ -99,7 +100,7 @@ async def write_media(
     claim = uuid.uuid4().hex
     written: set[str] = set()
 
-    async def put(contents: dict[str, bytes]) -> None:
+    async def put(contents: Mapping[str, bytes | Path]) -> None:
         written.update(contents)
         await run_sync(
             lambda: write_claimed(storage.ledger, storage.blobs, claim, storage.owner, contents)

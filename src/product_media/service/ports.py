@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from product_media.domain.plan import Outcome
 from product_media.storage.ports import BlobLedger, BlobStore, Catalog
 
-# Writes a set of new blobs {key: bytes} so that nothing collects them before the commit.
-PutBlobs = Callable[[dict[str, bytes]], Awaitable[None]]
+# Writes a set of new blobs so that nothing collects them before the commit: {key: bytes}, or
+# {key: path} for a file too large to hold in memory (a video), copied from that path.
+PutBlobs = Callable[[Mapping[str, bytes | Path]], Awaitable[None]]
 
 
 class Ingest(Protocol):

@@ -9,7 +9,7 @@ import logging
 from typing import Protocol
 
 from product_media.service.blob_lifetimes import collect
-from product_media.storage.ports import BlobLedger, BlobStore, Leases, Sweepable
+from product_media.storage.ports import BlobLedger, BlobStore, Leases, PartialWrites, Sweepable
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +27,26 @@ def sweep(
     owner: str,
     *,
     always_collect: bool = True,
+    scratch: PartialWrites | None = None,
 ) -> int:
     """Forget dead processes, then delete every blob nothing uses; returns how many went.
+    `scratch` holds files that ingest streams to disk, named after their processes.
 
     Every process that writes or deletes blobs holds a lease, so when none has died since the
     last sweep there is nothing new to collect, and `always_collect=False` skips listing
     every blob.
     """
-    suspects = ledger.state_owners() | blobs.partial_write_owners() | leases.known()
+    partial: list[PartialWrites] = [blobs] if scratch is None else [blobs, scratch]
+    suspects = ledger.state_owners() | leases.known()
+    for writes in partial:
+        suspects |= writes.partial_write_owners()
     suspects.discard(owner)
     dead = leases.dead(suspects)
     if not dead and not always_collect:
         return 0
     ledger.drop_owner_state(dead)
-    blobs.clear_partial_writes(dead)
+    for writes in partial:
+        writes.clear_partial_writes(dead)
     leases.forget(dead)
     removed = 0
     keys = blobs.keys()

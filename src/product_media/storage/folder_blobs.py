@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from glob import escape as glob_escape
 from pathlib import Path
@@ -49,6 +51,31 @@ class FolderBlobStore:
             Path(tmp_name).replace(target)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
+            raise
+
+    def put_file(self, key: str, path: Path) -> None:
+        """Store the file at `path` under `key` unless it is there already: linked where the
+        two share a file system (no copy at all), else copied by the kernel."""
+        target = self._path(key)
+        if target is None:
+            raise ValueError(f"not a blob key: {key!r}")
+        if target.is_file():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = self._tmp / f"{self._owner}.{uuid.uuid4().hex}.part"
+        try:
+            try:
+                os.link(path, staged)
+            except OSError:
+                shutil.copyfile(path, staged)
+            fd = os.open(staged, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            staged.replace(target)
+        except BaseException:
+            staged.unlink(missing_ok=True)
             raise
 
     def open(self, key: str, byte_range: ByteRange | None = None) -> OpenedBlob | None:

@@ -10,6 +10,7 @@ during the copy is reported missing.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -160,8 +161,9 @@ def copy_backend(
 
 
 def copy_blobs(keys: Sequence[str], source: BlobStore, target: BlobStore) -> int:
-    """Copy each of `keys`, one blob in memory at a time, checking its bytes against the key
-    before and after the write; returns how many the target had already (checked too)."""
+    """Copy each of `keys` through a temporary file (a video is never held in memory),
+    checking its bytes against the key before and after the write; returns how many the
+    target had already (checked too)."""
     present = 0
     for key in keys:
         digest = _digest_in(key)
@@ -172,12 +174,11 @@ def copy_blobs(keys: Sequence[str], source: BlobStore, target: BlobStore) -> int
         if stored is not None:
             # A damaged copy; put would keep it, as it skips keys that exist.
             target.delete(key)
-        content = _read(source, key)
-        if content is None:
-            raise MigrationFailed(f"blob {key} is missing from the source")
-        if hashlib.sha256(content).hexdigest() != digest:
-            raise MigrationFailed(f"blob {key} in the source does not match its key (corrupt)")
-        target.put(key, content)
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / key
+            if _spool(source, key, copy) != digest:
+                raise MigrationFailed(f"blob {key} in the source does not match its key (corrupt)")
+            target.put_file(key, copy)
         if _stored_digest(target, key) != digest:
             raise MigrationFailed(f"blob {key} does not read back from the target as written")
     return present
@@ -190,12 +191,18 @@ def _digest_in(key: str) -> str:
     return key.partition(".")[0]
 
 
-def _read(store: BlobStore, key: str) -> bytes | None:
+def _spool(store: BlobStore, key: str, path: Path) -> str:
+    """Write the blob to `path`, streamed; returns the SHA-256 (hex) of its bytes."""
     opened = store.open(key)
     if opened is None:
-        return None
+        raise MigrationFailed(f"blob {key} is missing from the source")
     try:
-        return b"".join(opened.chunks)
+        digest = hashlib.sha256()
+        with path.open("wb") as file:
+            for chunk in opened.chunks:
+                digest.update(chunk)
+                file.write(chunk)
+        return digest.hexdigest()
     finally:
         opened.close()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from product_media.domain.access import Grant
@@ -62,11 +63,28 @@ class OpenedBlob:
         return self.end - self.start + 1
 
 
+class PartialWrites(Protocol):
+    """Temporary files or objects named after the process writing them."""
+
+    def partial_write_owners(self) -> set[str]:
+        """Owners of temporary objects still lying around."""
+        ...
+
+    def clear_partial_writes(self, owners: Iterable[str]) -> None:
+        """Remove the temporary objects of `owners`, whose writes a crash interrupted."""
+        ...
+
+
 class BlobStore(Protocol):
     """Content-addressed blobs: a key is the SHA-256 of the bytes plus an extension, so a key
     names exactly one content and `put` of an existing key may skip the write."""
 
     def put(self, key: str, content: bytes) -> None: ...
+
+    def put_file(self, key: str, path: Path) -> None:
+        """`put` of the bytes of the file at `path`, streamed (never whole in memory); the file
+        is left as it was."""
+        ...
 
     def open(self, key: str, byte_range: ByteRange | None = None) -> OpenedBlob | None:
         """The blob (or the asked range of it), or None when there is no such key; raises

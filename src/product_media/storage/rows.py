@@ -214,9 +214,15 @@ def _stored(
                 )
             return "image", item.id
         return "image", _insert_image(conn, store_id, product_id, item.files, item.alt, item.id)
-    if item.id is not None and item.id in had_videos:
-        return "video", item.id
     source = item.source
+    if item.id is not None and item.id in had_videos:
+        if source.cover is not None and item.cover_id not in had_images:
+            # A video kept with a new cover (its old cover's row went with the old set).
+            new_cover = _insert_image(conn, store_id, product_id, source.cover, None, item.cover_id)
+            conn.execute(
+                update(videos).where(videos.c.id == item.id).values(cover_image_id=new_cover)
+            )
+        return "video", item.id
     cover_id = (
         _insert_image(conn, store_id, product_id, source.cover, None, item.cover_id)
         if source.cover

@@ -7,14 +7,19 @@ them in worker threads.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
+import uuid
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from s3transfer.utils import ReadFileChunk
 
 from product_media.domain.blob_keys import is_blob_key
 from product_media.ingest.formats import by_extension
@@ -29,6 +34,11 @@ from product_media.storage.ports import (
 CHUNK_SIZE = 64 * 1024
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 DEFAULT_REGION = "us-east-1"
+# put_file sends a file larger than this in parts of this size, one part in memory at a time.
+PART_SIZE = 16 * 1024 * 1024
+# Under the prefix, beside the blobs: one small object per multipart upload under way, named
+# after its owner, so that a sweep can abort the uploads of a process that died mid-way.
+PARTIAL = "partial"
 
 # The rules AWS gives for new buckets; S3-compatible servers accept these too.
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -67,10 +77,12 @@ class S3BlobStore:
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
         max_attempts: int = 3,
+        part_size: int = PART_SIZE,
     ) -> None:
-        # `owner` names temporary objects in the other stores; put_object is atomic, so this
-        # one never makes any.
-        del owner
+        # Names the record of each multipart upload this process has under way.
+        self._owner = owner
+        # S3 takes parts of 5 MiB or more (the last one excepted).
+        self._part_size = max(part_size, 5 * 1024 * 1024)
         self.bucket, self.prefix = parse_blob_url(blob_url)
         session = boto3.session.Session()
         self.region: str = session.region_name or DEFAULT_REGION
@@ -93,20 +105,90 @@ class S3BlobStore:
     def _object(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    def _headers(self, key: str) -> dict[str, str]:
+        fmt = by_extension(key.rpartition(".")[2])
+        return {
+            "ContentType": fmt.mime if fmt else "application/octet-stream",
+            "CacheControl": CACHE_CONTROL,
+        }
+
     def put(self, key: str, content: bytes) -> None:
         """Upload `content` unless the key is there already (same key, same bytes)."""
         if not is_blob_key(key):
             raise ValueError(f"not a blob key: {key!r}")
         if self.exists(key):
             return
-        fmt = by_extension(key.rpartition(".")[2])
         self._client.put_object(
-            Bucket=self.bucket,
-            Key=self._object(key),
-            Body=content,
-            ContentType=fmt.mime if fmt else "application/octet-stream",
-            CacheControl=CACHE_CONTROL,
+            Bucket=self.bucket, Key=self._object(key), Body=content, **self._headers(key)
         )
+
+    def put_file(self, key: str, path: Path) -> None:
+        """Upload the file at `path` unless the key is there already: in one request up to a
+        part's size (PART_SIZE), else as a multipart upload; streamed from the file either way."""
+        if not is_blob_key(key):
+            raise ValueError(f"not a blob key: {key!r}")
+        if self.exists(key):
+            return
+        if path.stat().st_size <= self._part_size:
+            with path.open("rb") as body:
+                self._client.put_object(
+                    Bucket=self.bucket, Key=self._object(key), Body=body, **self._headers(key)
+                )
+            return
+        self._multipart(key, path)
+
+    def _multipart(self, key: str, path: Path) -> None:
+        """A multipart upload, recorded under PARTIAL while it runs: the record is written
+        before the upload starts and names it once it has, so a process dying at any point
+        leaves something the sweep finds (see clear_partial_writes)."""
+        record = self._object(f"{PARTIAL}/{self._owner}.{uuid.uuid4().hex}")
+        self._record(record, key, None)
+        upload_id: str | None = None
+        try:
+            upload_id = str(
+                self._client.create_multipart_upload(
+                    Bucket=self.bucket, Key=self._object(key), **self._headers(key)
+                )["UploadId"]
+            )
+            self._record(record, key, upload_id)
+            parts: list[dict[str, Any]] = []
+            size = path.stat().st_size
+            for number, start in enumerate(range(0, size, self._part_size), start=1):
+                # A window on the file that botocore reads in small pieces (to sign, then to
+                # send), so not even a whole part is held in memory.
+                with ReadFileChunk.from_filename(str(path), start, self._part_size) as part:
+                    answer = self._client.upload_part(
+                        Bucket=self.bucket,
+                        Key=self._object(key),
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=part,
+                    )
+                parts.append({"ETag": answer["ETag"], "PartNumber": number})
+            self._client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self._object(key),
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+            upload_id = None
+        finally:
+            if upload_id is not None:
+                self._abort(key, upload_id)
+            self._client.delete_object(Bucket=self.bucket, Key=record)
+
+    def _record(self, record: str, key: str, upload_id: str | None) -> None:
+        body = json.dumps({"key": key, "uploadId": upload_id}).encode()
+        self._client.put_object(Bucket=self.bucket, Key=record, Body=body)
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            self._client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self._object(key), UploadId=upload_id
+            )
+        except ClientError as exc:
+            if _code(exc) != "NoSuchUpload":
+                raise
 
     def open(self, key: str, byte_range: ByteRange | None = None) -> OpenedBlob | None:
         if not is_blob_key(key):
@@ -181,13 +263,67 @@ class S3BlobStore:
                 if is_blob_key(name):
                     yield name
 
+    def _records(self) -> Iterator[tuple[str, str]]:
+        """(object name, owner) of every record of a multipart upload under way."""
+        under = self._object(f"{PARTIAL}/")
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=under):
+            for item in page.get("Contents", ()):
+                name = str(item["Key"])
+                yield name, name[len(under) :].split(".", 1)[0]
+
+    def _read_record(self, record: str) -> tuple[str, str | None] | None:
+        try:
+            body = self._client.get_object(Bucket=self.bucket, Key=record)["Body"]
+            with contextlib.closing(body):
+                data = json.loads(body.read())
+        except ClientError as exc:
+            if _is_missing_key(exc):
+                return None
+            raise
+        except ValueError:
+            return None
+        key, upload_id = data.get("key"), data.get("uploadId")
+        if not isinstance(key, str) or not is_blob_key(key):
+            return None
+        return key, upload_id if isinstance(upload_id, str) else None
+
     def partial_write_owners(self) -> set[str]:
-        # put_object is atomic: no temporary objects, so nothing a crash could leave.
-        return set()
+        # Single puts are atomic; only multipart uploads leave something when interrupted.
+        return {owner for _, owner in self._records()}
 
     def clear_partial_writes(self, owners: Iterable[str]) -> None:
-        # Nothing to clear: see partial_write_owners.
-        return
+        """Abort the multipart uploads of `owners` (gone) and drop their records."""
+        gone = set(owners)
+        if not gone:
+            return
+        records = list(self._records())
+        # Uploads that live owners have under way, which must never be aborted.
+        live = {
+            read[1]
+            for record, owner in records
+            if owner not in gone and (read := self._read_record(record)) is not None
+        }
+        for record, owner in records:
+            if owner not in gone:
+                continue
+            read = self._read_record(record)
+            if read is not None:
+                key, upload_id = read
+                if upload_id is not None:
+                    self._abort(key, upload_id)
+                else:
+                    # The owner died between starting the upload and recording its id.
+                    self._abort_unrecorded(key, live)
+            self._client.delete_object(Bucket=self.bucket, Key=record)
+
+    def _abort_unrecorded(self, key: str, live: set[str | None]) -> None:
+        name = self._object(key)
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=name):
+            for upload in page.get("Uploads", ()):
+                if upload["Key"] == name and upload["UploadId"] not in live:
+                    self._abort(key, str(upload["UploadId"]))
 
     def ping(self) -> None:
         try:
