@@ -26,6 +26,7 @@ from requests.structures import CaseInsensitiveDict
 from schemathesis import Case, CheckFunction
 from schemathesis.checks import not_a_server_error
 from schemathesis.core import NotSet
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ignored_auth,
@@ -41,6 +42,7 @@ from tests.inprocess import EMBEDDED
 from tests.inprocess_helpers import SocketService
 from tests.media_factory import html, jpeg, png
 from tests.source_server import SourceServer
+from tests.video_factory import webm
 
 # Fixed, so that a failure found once is found again, on every run and on every machine.
 SEED = 20_250_611
@@ -53,7 +55,20 @@ OPERATIONS = (
     "GET /api/v3/{storeId}/products",
     "GET /api/v3/{storeId}/products/{productId}",
     "DELETE /api/v3/{storeId}/products/{productId}",
+    "PUT /api/v3/{storeId}/products/{productId}",
     "PUT /api/v3/{storeId}/products/{productId}/media",
+    "POST /api/v3/{storeId}/products/{productId}/image",
+    "POST /api/v3/{storeId}/products/{productId}/image/async",
+    "DELETE /api/v3/{storeId}/products/{productId}/image",
+    "POST /api/v3/{storeId}/products/{productId}/gallery",
+    "POST /api/v3/{storeId}/products/{productId}/gallery/async",
+    "DELETE /api/v3/{storeId}/products/{productId}/gallery",
+    "DELETE /api/v3/{storeId}/products/{productId}/gallery/{galleryItemId}",
+    "POST /api/v3/{storeId}/products/{productId}/video",
+    "POST /api/v3/{storeId}/products/{productId}/gallery/video",
+    "DELETE /api/v3/{storeId}/products/{productId}/video",
+    "GET /api/v3/{storeId}/products/{productId}/gallery/video/{galleryVideoId}",
+    "PUT /api/v3/{storeId}/products/{productId}/gallery/video/{galleryVideoId}",
     "GET /api/v3/{storeId}/profile",
     "GET /media/{key}",
     "HEAD /media/{key}",
@@ -94,6 +109,10 @@ class Target:
     # URLs the schema calls valid, and loopback URLs it does not (refused before any fetch).
     source_urls: list[str]
     refused_urls: list[str]
+    video_url: str
+    # A product with one gallery video, that only the cases naming a gallery video reach.
+    video_product_id: int
+    video_id: int
 
     def fresh_product(self) -> int:
         """A product made just now, for a DELETE to remove without starving the other cases."""
@@ -111,6 +130,7 @@ def fuzz_sources() -> Iterator[SourceServer]:
         server.add("/image.jpg", jpeg(40, 30))
         server.add("/page.html", html(), headers={"Content-Type": "text/html"})
         server.redirect("/moved.jpg", server.url("/image.jpg"))
+        server.add("/video.webm", webm(w=64, h=48, seconds=1.0))
         yield server
 
 
@@ -130,6 +150,14 @@ def target(fuzz_service: SocketService, fuzz_sources: SourceServer) -> Target:
             api.post(f"/api/v3/{store_id}/products", json=body).json()["id"]
             for body in ({"name": "Shirt", "sku": "S-1", "price": 9.5}, {"name": "Mug"})
         ]
+        video_product_id = api.post(f"/api/v3/{store_id}/products", json={"name": "Film"}).json()[
+            "id"
+        ]
+        added = api.post(
+            f"/api/v3/{store_id}/products/{video_product_id}/gallery/video",
+            json={"url": fuzz_sources.url("/video.webm")},
+        )
+        assert added.status_code == 200, added.text
     # The files the /media cases ask for belong to a product in a store the fuzzed requests
     # have no token for, so that no fuzzed PUT or DELETE can make them go away.
     other_store_id, other_token = fuzz_service.new_store()
@@ -171,6 +199,9 @@ def target(fuzz_service: SocketService, fuzz_sources: SourceServer) -> Target:
             fuzz_sources.url("/image.png", host="user:secret@127.0.0.1"),
             fuzz_sources.url("/" + "x" * 2100),
         ],
+        video_url=fuzz_sources.url("/video.webm"),
+        video_product_id=video_product_id,
+        video_id=added.json()["id"],
     )
 
 
@@ -264,6 +295,10 @@ def _steer(case: Case[Any], target: Target) -> None:
             params["productId"] = target.fresh_product()
         else:
             params["productId"] = target.product_ids[choice % len(target.product_ids)]
+    valid_video_id = _as_id(params.get("galleryVideoId")) is not None
+    if valid_video_id and not deleting and not _meant_refused(case, ParameterLocation.PATH):
+        params["productId"] = target.video_product_id
+        params["galleryVideoId"] = target.video_id
     if isinstance(params.get("key"), str):
         key = params["key"] = target.blob_keys[choice % len(target.blob_keys)]
         _steer_file_headers(case, key)
@@ -361,17 +396,32 @@ def _assert_loopback_only(value: Any, sources: list[str]) -> None:
 
 # Operations that take an image's bytes, or fetch the externalUrl of their query.
 UPLOADS = frozenset(
+    [
+        *(f"POST /api/v3/{{storeId}}/products/{{productId}}/{e}" for e in ("image", "gallery")),
+        "PUT /api/v3/{storeId}/products/{productId}/gallery/video/{galleryVideoId}",
+    ]
+)
+# Operations that fetch the video named by the `url` of their body.
+VIDEO_UPLOADS = frozenset(
     f"POST /api/v3/{{storeId}}/products/{{productId}}/{endpoint}"
-    for endpoint in ("image", "gallery")
+    for endpoint in ("video", "gallery/video")
 )
 
 
 def _steer_upload(case: Case[Any], target: Target) -> None:
     """An upload fetches its externalUrl: loopback sources only, one that works for a valid
-    case (the schema cannot say which URLs serve an image); a valid case without one gets an
-    image's bytes, which the schema cannot describe either."""
+    case (the schema cannot say which URLs serve an image) and one refused before any fetch
+    for a case whose query is meant to be refused; a valid case without one gets an image's
+    bytes, which the schema cannot describe either."""
     query = case.query if isinstance(case.query, dict) else {}
-    if query.get("externalUrl") is not None:
+    if _meant_refused(case, ParameterLocation.QUERY):
+        # Whatever was generated (a null goes as no parameter at all, which is valid with
+        # an image's bytes), the URL must be one the service refuses.
+        query["externalUrl"] = _loopback_only(
+            query.get("externalUrl") or "http:", target.refused_urls, "externalUrl"
+        )
+        case.query = query
+    elif query.get("externalUrl") is not None:
         sources = target.source_urls[:3]
         if not _is_positive(case):
             sources = target.source_urls + target.refused_urls
@@ -379,6 +429,16 @@ def _steer_upload(case: Case[Any], target: Target) -> None:
         _assert_loopback_only(query["externalUrl"], sources)
     elif _is_positive(case):
         case.body = jpeg(40 + _pick(case, "size", 8), 30)
+
+
+def _meant_refused(case: Case[Any], location: ParameterLocation) -> bool:
+    """Whether schemathesis expects the case refused for its parameters at `location`: they
+    are negative, or a coverage case mutates one (those may say positive all the same)."""
+    meta = case.meta
+    if meta is None:
+        return False
+    mutated = getattr(meta.phase.data, "parameter_location", None) == location
+    return mutated or meta.is_negative_at(location)
 
 
 def _auth_headers(case: Case[Any], target: Target) -> dict[str, str] | None:
@@ -435,5 +495,8 @@ def test_every_response_is_documented(
             sources = sources + target.refused_urls
         case.body = _loopback_only(case.body, sources, where)
         _assert_loopback_only(case.body, sources)
+        if case.operation.label in VIDEO_UPLOADS and _is_positive(case):
+            # The schema cannot say which URLs serve a video: a valid case names one that does.
+            case.body = {"url": target.video_url}
     response = case.call_and_validate(session=session, headers=headers, checks=CHECKS)
     answers[case.operation.label, response.status_code] += 1

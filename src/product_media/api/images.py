@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import WithJsonSchema
 
 from product_media.api.auth import StoreId, hashed_token, require
 from product_media.api.errors import ApiError, documented
@@ -40,9 +41,10 @@ ExternalUrl = Annotated[
         alias="externalUrl",
         max_length=10_000,
         description="An image to fetch instead of one sent in the body (which is then ignored)",
-        # What is accepted, as for PUT .../media; anything else is a 422 WRONG_URL.
-        json_schema_extra={"pattern": URL_PATTERN, "maxLength": MAX_URL_LENGTH},
     ),
+    # What is accepted, as for PUT .../media (anything else is a 422 WRONG_URL); a query
+    # parameter is a string or absent, never null.
+    WithJsonSchema({"type": "string", "pattern": URL_PATTERN, "maxLength": MAX_URL_LENGTH}),
 ]
 UPLOAD_ERRORS = documented(
     400,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Depends, Request, Response
-from starlette.types import Receive
 
 from product_media.api.auth import StoreId, hashed_token, require
+from product_media.api.client_gone import unless_client_leaves
 from product_media.api.errors import documented
 from product_media.api.observe import CLIENT_CLOSED
 from product_media.api.products import ProductId
@@ -20,41 +18,7 @@ from product_media.domain.media_update import MediaUpdate, build_update
 from product_media.domain.plan import ItemResult
 from product_media.service import media
 
-T = TypeVar("T")
-
 router = APIRouter()
-
-
-async def _unless_client_leaves(receive: Receive, work: Awaitable[T]) -> T | None:
-    """`work`'s result, or None if the client disconnects first, which cancels `work`.
-
-    Work for a client that has gone stops rather than finishes: nobody will read the answer,
-    a client that still wants the update sends it again, and stopping at once gives the
-    store's share of the fetching back to its other requests. Stopped before its commit, an
-    update changes nothing; once committing, it completes (service.media).
-    """
-    result: list[T] = []
-    failure: list[Exception] = []
-
-    async def watch(scope: anyio.CancelScope) -> None:
-        # The body has been read, so the next message is the disconnect (the server sends it
-        # when the connection closes, or once the response has gone).
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        scope.cancel()
-
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(watch, tasks.cancel_scope)
-        try:
-            result.append(await work)
-        except Exception as exc:
-            # Raised below: out of the task group it keeps its type for the error handlers,
-            # where the group would wrap it.
-            failure.append(exc)
-        tasks.cancel_scope.cancel()
-    if failure:
-        raise failure[0]
-    return result[0] if result else None
 
 
 def _parse(body: MediaUpdateIn, max_gallery_items: int) -> MediaUpdate:
@@ -90,7 +54,7 @@ async def update_media(
     request: Request,
 ) -> dict[str, Any] | Response:
     update = _parse(body, state.settings.max_gallery_items)
-    results = await _unless_client_leaves(
+    results = await unless_client_leaves(
         request.receive,
         media.update_media(
             state.storage,

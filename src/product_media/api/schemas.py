@@ -319,7 +319,10 @@ class GalleryVideoOut(_VideoOut):
 
 
 class VideoUrlIn(_StrictIn):
-    url: StrictStr = Field(description="A video file (MP4, MOV, WebM) or a YouTube/Vimeo link")
+    # Any string is parsed, so that a bad URL is a 422 WRONG_URL; the schema says what passes.
+    url: Annotated[StrictStr, WithJsonSchema(_URL_SCHEMA)] = Field(
+        description="A video file (MP4, MOV, WebM) or a YouTube/Vimeo link"
+    )
 
 
 class MediaOut(_Out):

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from product_media.api.auth import StoreId, hashed_token, require
+from product_media.api.client_gone import unless_client_leaves
 from product_media.api.errors import documented
 from product_media.api.ids import MAX_ID, PLAIN_DECIMAL
 from product_media.api.images import ExternalUrl, image_source
-from product_media.api.media import _unless_client_leaves
 from product_media.api.observe import CLIENT_CLOSED
 from product_media.api.products import ProductId, url_maker
 from product_media.api.render import video_json
@@ -76,17 +76,14 @@ _JPEG_BODY: dict[str, Any] = {
         "description": "The cover's JPEG bytes, sent as image/jpeg or application/octet-stream; "
         "none with externalUrl",
         "required": False,
-        "content": {
-            mime: {"schema": {"type": "string", "format": "binary"}}
-            for mime in ("image/jpeg", "application/octet-stream")
-        },
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
 
 
 async def _answer(request: Request, work: Awaitable[int]) -> dict[str, int] | Response:
     """`{"id": N}`; a client that leaves first stops the write (a video may take minutes)."""
-    new_id = await _unless_client_leaves(request.receive, work)
+    new_id = await unless_client_leaves(request.receive, work)
     if new_id is None:
         # Nobody reads it; the status is for the access log and the metrics.
         return Response(status_code=CLIENT_CLOSED)
