@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from product_media.api.schemas import ErrorOut
@@ -16,12 +16,11 @@ from product_media.domain.image_edits import UnknownImage
 from product_media.domain.media_update import WRONG_PARAMETER, WRONG_URL, InvalidUpdate
 from product_media.domain.video_edits import UnknownVideo
 from product_media.service.errors import (
-    ImageUnusable,
     ProductNotFound,
     SkuAlreadyExists,
     StoreNotFound,
+    Unusable,
     UpdateInterrupted,
-    VideoUnusable,
 )
 
 log = logging.getLogger(__name__)
@@ -128,6 +127,26 @@ def _describe(exc: RequestValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
+# Refusals of the service and the domain: the status, and the code (None: the error's own).
+_REFUSALS: tuple[tuple[type[Exception], int, str | None], ...] = (
+    # As Ecwid answers for a video a product does not have: 404.
+    (UnknownImage, 404, "IMAGE_NOT_FOUND"),
+    (UnknownVideo, 404, "VIDEO_NOT_FOUND"),
+    (ProductNotFound, 404, "PRODUCT_NOT_FOUND"),
+    (StoreNotFound, 404, "STORE_NOT_FOUND"),
+    (SkuAlreadyExists, 409, "SKU_ALREADY_EXISTS"),
+    (Unusable, 422, None),
+)
+
+
+def _refusal(status: int, code: str | None) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handler(_request: Request, exc: Exception) -> Response:
+        own = exc.code if isinstance(exc, Unusable) else "ERROR"
+        return error_response(status, code or own, str(exc))
+
+    return handler
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -137,34 +156,8 @@ def install(app: FastAPI) -> None:
     async def _invalid_update(_request: Request, exc: InvalidUpdate) -> JSONResponse:
         return error_response(_INVALID_UPDATE_STATUS[exc.code], exc.code, exc.message)
 
-    @app.exception_handler(UnknownImage)
-    async def _unknown_image(_request: Request, exc: UnknownImage) -> JSONResponse:
-        # As Ecwid answers for a video a product does not have: 404.
-        return error_response(404, "IMAGE_NOT_FOUND", str(exc))
-
-    @app.exception_handler(UnknownVideo)
-    async def _unknown_video(_request: Request, exc: UnknownVideo) -> JSONResponse:
-        return error_response(404, "VIDEO_NOT_FOUND", str(exc))
-
-    @app.exception_handler(VideoUnusable)
-    async def _unusable_video(_request: Request, exc: VideoUnusable) -> JSONResponse:
-        return error_response(422, exc.code, exc.message)
-
-    @app.exception_handler(SkuAlreadyExists)
-    async def _sku_taken(_request: Request, exc: SkuAlreadyExists) -> JSONResponse:
-        return error_response(409, "SKU_ALREADY_EXISTS", str(exc))
-
-    @app.exception_handler(ImageUnusable)
-    async def _unusable_image(_request: Request, exc: ImageUnusable) -> JSONResponse:
-        return error_response(422, exc.code, exc.message)
-
-    @app.exception_handler(ProductNotFound)
-    async def _no_product(_request: Request, exc: ProductNotFound) -> JSONResponse:
-        return error_response(404, "PRODUCT_NOT_FOUND", str(exc))
-
-    @app.exception_handler(StoreNotFound)
-    async def _no_store(_request: Request, exc: StoreNotFound) -> JSONResponse:
-        return error_response(404, "STORE_NOT_FOUND", str(exc))
+    for error, status, code in _REFUSALS:
+        app.add_exception_handler(error, _refusal(status, code))
 
     @app.exception_handler(UpdateInterrupted)
     async def _interrupted(_request: Request, exc: UpdateInterrupted) -> JSONResponse:

@@ -24,9 +24,8 @@ class SkuAlreadyExists(Exception):
     """Another product of the store has that SKU; nothing changed."""
 
 
-class ImageUnusable(Exception):
-    """An image sent or named for upload cannot be used; nothing changed. `code` is
-    INVALID_IMAGE (the bytes sent) or DOWNLOAD_IMAGE_FAILED (the URL given)."""
+class Unusable(Exception):
+    """A source named or sent for one image or video cannot be used; nothing changed."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -34,12 +33,11 @@ class ImageUnusable(Exception):
         self.message = message
 
 
-class VideoUnusable(Exception):
-    """A video named for upload cannot be used; nothing changed. `code` is NOT_VIDEO_URL (a
-    page, an image, no video stream), VIDEO_NOT_SUPPORTED (over a limit, a container or codec
-    not allowed) or VIDEO_UNAVAILABLE (cannot be fetched, or broken)."""
+class ImageUnusable(Unusable):
+    """`code` is INVALID_IMAGE (the bytes sent) or DOWNLOAD_IMAGE_FAILED (the URL given)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+
+class VideoUnusable(Unusable):
+    """`code` is NOT_VIDEO_URL (a page, an image, no video stream), VIDEO_NOT_SUPPORTED (over
+    a limit, a container or codec not allowed) or VIDEO_UNAVAILABLE (cannot be fetched, or
+    broken)."""

@@ -42,6 +42,21 @@ class ImageSource:
     url: str | None = None
     content: bytes | None = None
 
+    def ingest_inputs(self) -> tuple[str, dict[str, bytes] | None]:
+        """The name ingest knows the image by, and the uploads that hold its bytes if sent."""
+        if self.content is not None:
+            return REQUEST_BODY, {REQUEST_BODY: self.content}
+        assert self.url is not None, "an image source is a URL or bytes"
+        return self.url, None
+
+    def unusable(self, failure: Failure) -> ImageUnusable:
+        """The refusal of an image that ingest could not use: INVALID_IMAGE for bytes sent,
+        DOWNLOAD_IMAGE_FAILED for a URL."""
+        if self.content is not None:
+            reason = failure.message.removeprefix(f"{REQUEST_BODY}: ")
+            return ImageUnusable(INVALID_IMAGE, f"The request body is not a usable image: {reason}")
+        return ImageUnusable(DOWNLOAD_IMAGE_FAILED, failure.message)
+
 
 async def add_image_from(
     storage: Storage,
@@ -59,11 +74,7 @@ async def add_image_from(
     if not await run_sync(storage.catalog.product_exists, store_id, product_id):
         raise ProductNotFound(product_id)
     image_id = await run_sync(storage.catalog.reserve_media_id)
-    if source.content is not None:
-        name, uploads = REQUEST_BODY, {REQUEST_BODY: source.content}
-    else:
-        assert source.url is not None, "an image source is a URL or bytes"
-        name, uploads = source.url, None
+    name, uploads = source.ingest_inputs()
     new = NewImage(("image", name), image_id)
     outcome = await write_media(
         storage,
@@ -77,10 +88,7 @@ async def add_image_from(
         uploads=uploads,
     )
     if isinstance(outcome, Failure):
-        if uploads is not None:
-            reason = outcome.message.removeprefix(f"{REQUEST_BODY}: ")
-            raise ImageUnusable(INVALID_IMAGE, f"The request body is not a usable image: {reason}")
-        raise ImageUnusable(DOWNLOAD_IMAGE_FAILED, outcome.message)
+        raise source.unusable(outcome)
     log.info(
         "image %d added to product %d in store %d (%s)", image_id, product_id, store_id, target
     )

@@ -10,10 +10,10 @@ from anyio.to_thread import run_sync
 
 from product_media.domain import video_edits as rules
 from product_media.domain.media import MediaSet, Video
-from product_media.domain.plan import DOWNLOAD_IMAGE_FAILED, VIDEO_UNAVAILABLE, Failure, Fetched
+from product_media.domain.plan import VIDEO_UNAVAILABLE, Failure, Fetched
 from product_media.ingest.formats import JPEG, sniff
 from product_media.service.errors import ImageUnusable, ProductNotFound, VideoUnusable
-from product_media.service.images import INVALID_IMAGE, REQUEST_BODY, ImageSource
+from product_media.service.images import INVALID_IMAGE, ImageSource
 from product_media.service.media import write_media
 from product_media.service.ports import Ingest, Storage
 from product_media.service.products import get_product
@@ -102,13 +102,9 @@ async def set_cover(
     cover's id. Raises ProductNotFound, UnknownVideo (both before anything is fetched) and
     ImageUnusable (INVALID_IMAGE for bytes sent, DOWNLOAD_IMAGE_FAILED for a URL)."""
     rules.gallery_video((await get_product(storage, store_id, product_id)).media, video_id)
-    if source.content is not None:
-        if sniff(source.content) != JPEG:
-            raise ImageUnusable(INVALID_IMAGE, "The request body is not a JPEG image")
-        name, uploads = REQUEST_BODY, {REQUEST_BODY: source.content}
-    else:
-        assert source.url is not None, "an image source is a URL or bytes"
-        name, uploads = source.url, None
+    if source.content is not None and sniff(source.content) != JPEG:
+        raise ImageUnusable(INVALID_IMAGE, "The request body is not a JPEG image")
+    name, uploads = source.ingest_inputs()
     cover_id = await run_sync(storage.catalog.reserve_media_id)
     outcome = await write_media(
         storage,
@@ -124,9 +120,6 @@ async def set_cover(
         uploads=uploads,
     )
     if isinstance(outcome, Failure):
-        if uploads is not None:
-            reason = outcome.message.removeprefix(f"{REQUEST_BODY}: ")
-            raise ImageUnusable(INVALID_IMAGE, f"The request body is not a usable image: {reason}")
-        raise ImageUnusable(DOWNLOAD_IMAGE_FAILED, outcome.message)
+        raise source.unusable(outcome)
     log.info("cover %d given to video %d of product %d", cover_id, video_id, product_id)
     return outcome.id
