@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from product_media.domain.plan import NOT_VIDEO_URL, VIDEO_NOT_SUPPORTED, VIDEO_UNAVAILABLE
-from product_media.ingest.formats import MOV, MP4, WEBM, Format, sniff
+from product_media.ingest.formats import MATROSKA, MOV, MP4, WEBM, Format, sniff
 from product_media.ingest.video_files import (
     VideoLimits,
     VideoRejected,
@@ -153,6 +153,19 @@ def test_playlists_are_never_demuxed(tmp_path: Path, content: bytes, fmt: Format
     with pytest.raises(VideoRejected) as refused:
         probe_video(path, fmt, LIMITS)
     assert refused.value.category == VIDEO_UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [
+        (lambda: webm(), WEBM),
+        (lambda: video("matroska", "libvpx-vp9"), MATROSKA),
+        (lambda: b"\x1a\x45\xdf\xa3" + b"\x00" * 60, WEBM),
+    ],
+    ids=["webm", "matroska", "no doc type"],
+)
+def test_webm_is_told_from_other_matroska_by_its_doc_type(data: object, fmt: Format) -> None:
+    assert sniff(data()[:64]) == fmt  # type: ignore[operator]
 
 
 def test_a_matroska_file_opened_as_mp4_is_refused(tmp_path: Path) -> None:

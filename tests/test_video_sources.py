@@ -34,7 +34,7 @@ from product_media.ingest.video_files import VideoLimits
 from product_media.ingest.video_sources import VideoSourceLimits
 from tests.media_factory import html, jpeg, truncated
 from tests.source_server import SourceServer
-from tests.video_factory import audio_only, mov, mp4, webm
+from tests.video_factory import audio_only, mov, mp4, video, webm
 
 YT = "dQw4w9WgXcQ"
 
@@ -253,6 +253,13 @@ def _refusal(outcome: Outcome) -> tuple[str | None, str]:
             {"max_seconds": 2},
             VIDEO_NOT_SUPPORTED,
             "4.0 s is longer than the 2 s allowed",
+        ),
+        (
+            "film.mkv",
+            video("matroska", "libvpx-vp9"),
+            {},
+            VIDEO_NOT_SUPPORTED,
+            "a video/x-matroska file; only MP4, MOV and WebM are allowed",
         ),
         (
             "wide.webm",

@@ -36,6 +36,7 @@ from product_media.ingest.images import ImageRejected
 from product_media.ingest.memory_budget import MemoryBudget
 from product_media.ingest.scratch import Scratch
 from product_media.ingest.video_files import (
+    DEMUXERS,
     VideoLimits,
     VideoRejected,
     cover_frame,
@@ -114,6 +115,10 @@ def _video_head(head: bytes) -> None:
         raise VideoRejected(NOT_VIDEO_URL, "not a video file (MP4, MOV or WebM)")
     if fmt.kind != "video":
         raise VideoRejected(NOT_VIDEO_URL, f"an image ({fmt.mime}), not a video")
+    if fmt not in DEMUXERS:
+        raise VideoRejected(
+            VIDEO_NOT_SUPPORTED, f"a {fmt.mime} file; only MP4, MOV and WebM are allowed"
+        )
 
 
 class _Busy:
