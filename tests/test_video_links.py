@@ -30,6 +30,9 @@ YT = "dQw4w9WgXcQ"
         ("https://www.vimeo.com/76979871/", ("Vimeo", "76979871")),
         ("https://player.vimeo.com/video/76979871", ("Vimeo", "76979871")),
         ("https://player.vimeo.com/video/76979871?autoplay=1", ("Vimeo", "76979871")),
+        # An unlisted Vimeo video, whose privacy hash its page and player need.
+        ("https://vimeo.com/76979871/8272103f6e", ("Vimeo", "76979871")),
+        ("https://player.vimeo.com/video/76979871?h=8272103f6e", ("Vimeo", "76979871")),
         # Not a video of either: fetched as a file instead (and refused there if a page).
         ("https://www.youtube.com/watch?v=short", None),
         (f"https://www.youtube.com/watch?v={YT}x", None),
@@ -43,6 +46,7 @@ YT = "dQw4w9WgXcQ"
         (f"ftp://youtu.be/{YT}", None),
         ("https://vimeo.com/channels/staffpicks", None),
         ("https://vimeo.com/76979871/abcdef", None),
+        ("https://player.vimeo.com/video/76979871?h=not-a-hash", None),
         ("https://player.vimeo.com/76979871", None),
         ("https://example.com/video.mp4", None),
         ("not a url", None),
@@ -66,6 +70,11 @@ def test_recognise(url: str, expected: tuple[str, str] | None) -> None:
             ProviderLink("Vimeo", "76979871"),
             "https://vimeo.com/76979871",
             "https://player.vimeo.com/video/76979871",
+        ),
+        (
+            ProviderLink("Vimeo", "76979871", "8272103f6e"),
+            "https://vimeo.com/76979871/8272103f6e",
+            "https://player.vimeo.com/video/76979871?h=8272103f6e",
         ),
     ],
 )

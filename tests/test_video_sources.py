@@ -146,9 +146,19 @@ def test_youtube_title_and_cover_from_oembed(run: Run, url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["https://vimeo.com/76979871", "https://player.vimeo.com/video/76979871?autoplay=1"]
+    ("url", "page"),
+    [
+        ("https://vimeo.com/76979871", "https://vimeo.com/76979871"),
+        ("https://player.vimeo.com/video/76979871?autoplay=1", "https://vimeo.com/76979871"),
+        # Unlisted: oEmbed answers only about the page with its privacy hash.
+        ("https://vimeo.com/76979871/8272103f6e", "https://vimeo.com/76979871/8272103f6e"),
+        (
+            "https://player.vimeo.com/video/76979871?h=8272103f6e",
+            "https://vimeo.com/76979871/8272103f6e",
+        ),
+    ],
 )
-def test_vimeo_title_and_cover_from_oembed(run: Run, url: str) -> None:
+def test_vimeo_title_and_cover_from_oembed(run: Run, url: str, page: str) -> None:
     run.oembed("Vimeo", {"title": "Clip", "thumbnail_url": run.serve("t.jpg", jpeg(640, 360))})
     outcome = run(url)[url]
     assert isinstance(outcome, Ingested) and isinstance(outcome.files, VideoFiles)
@@ -158,7 +168,7 @@ def test_vimeo_title_and_cover_from_oembed(run: Run, url: str) -> None:
     query = parse_qs(urlsplit(target).query)
     assert query == {
         "maxwidth": ["640"],
-        "url": ["https://vimeo.com/76979871"],
+        "url": [page],
         "format": ["json"],
     }
 

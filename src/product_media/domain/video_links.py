@@ -12,6 +12,8 @@ Provider = Literal["YouTube", "Vimeo"]
 
 _YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 _VIMEO_ID = re.compile(r"[0-9]{1,20}")
+# An unlisted Vimeo video's privacy hash: its page is vimeo.com/ID/HASH, its player ?h=HASH.
+_VIMEO_HASH = re.compile(r"[0-9a-f]{10}")
 _YOUTUBE_HOSTS = frozenset({"youtube.com", "www.youtube.com", "m.youtube.com"})
 _YOUTUBE_PATHS = re.compile(r"/(?:shorts|embed)/([^/]+)/?")
 _NOCOOKIE_HOSTS = frozenset({"youtube-nocookie.com", "www.youtube-nocookie.com"})
@@ -23,12 +25,16 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 class ProviderLink:
     provider: Provider
     video_id: str
+    # Vimeo's privacy hash of an unlisted video, without which its page and player refuse.
+    unlisted_hash: str | None = None
 
     @property
     def page_url(self) -> str:
         """The canonical page of the video, as oEmbed is asked about it."""
         if self.provider == "YouTube":
             return f"https://www.youtube.com/watch?v={self.video_id}"
+        if self.unlisted_hash is not None:
+            return f"https://vimeo.com/{self.video_id}/{self.unlisted_hash}"
         return f"https://vimeo.com/{self.video_id}"
 
     @property
@@ -36,6 +42,8 @@ class ProviderLink:
         """The embedded player; YouTube's on its privacy-enhanced domain."""
         if self.provider == "YouTube":
             return f"https://www.youtube-nocookie.com/embed/{self.video_id}"
+        if self.unlisted_hash is not None:
+            return f"https://player.vimeo.com/video/{self.video_id}?h={self.unlisted_hash}"
         return f"https://player.vimeo.com/video/{self.video_id}"
 
 
@@ -54,15 +62,22 @@ def _youtube(host: str, path: str, query: str) -> str | None:
     return candidate if _YOUTUBE_ID.fullmatch(candidate) else None
 
 
-def _vimeo(host: str, path: str) -> str | None:
-    """The video id a Vimeo link names, if it is one."""
+def _vimeo(host: str, path: str, query: str) -> ProviderLink | None:
+    """The video a Vimeo link names (an unlisted one with its hash), if it is one."""
     if host in _VIMEO_HOSTS:
-        candidate = path.strip("/")
+        video_id, _, unlisted = path.strip("/").partition("/")
     elif host == "player.vimeo.com" and path.startswith("/video/"):
-        candidate = path.removeprefix("/video/").rstrip("/")
+        video_id = path.removeprefix("/video/").rstrip("/")
+        unlisted = parse_qs(query).get("h", [""])[0]
     else:
         return None
-    return candidate if _VIMEO_ID.fullmatch(candidate) else None
+    if not _VIMEO_ID.fullmatch(video_id):
+        return None
+    if not unlisted:
+        return ProviderLink("Vimeo", video_id)
+    if not _VIMEO_HASH.fullmatch(unlisted):
+        return None
+    return ProviderLink("Vimeo", video_id, unlisted)
 
 
 def recognise(url: str) -> ProviderLink | None:
@@ -80,6 +95,4 @@ def recognise(url: str) -> ProviderLink | None:
     host = (parts.hostname or "").removesuffix(".")
     if (video_id := _youtube(host, parts.path, parts.query)) is not None:
         return ProviderLink("YouTube", video_id)
-    if (video_id := _vimeo(host, parts.path)) is not None:
-        return ProviderLink("Vimeo", video_id)
-    return None
+    return _vimeo(host, parts.path, parts.query)
