@@ -55,6 +55,9 @@ def hashed_token(token: Token) -> str:
     return token_hash(token) if token is not None else ""
 
 
+HashedToken = Annotated[str, Depends(hashed_token)]
+
+
 def require(scope: str | None) -> Callable[..., Awaitable[Grant]]:
     """A dependency that admits a token of this store carrying `scope` (any token of the
     store when None)."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import WithJsonSchema
 
-from product_media.api.auth import StoreId, hashed_token, require
+from product_media.api.auth import HashedToken, StoreId, require
 from product_media.api.errors import ApiError, documented
 from product_media.api.ids import MAX_ID
 from product_media.api.products import ProductId
@@ -125,7 +125,7 @@ async def upload_main_image(
     store_id: StoreId,
     product_id: ProductId,
     _grant: Annotated[Grant, Depends(require(UPDATE_CATALOG))],
-    token: Annotated[str, Depends(hashed_token)],
+    token: HashedToken,
     state: Annotated[AppState, Depends(app_state)],
     external_url: ExternalUrl = None,
 ) -> dict[str, int]:
@@ -144,7 +144,7 @@ async def upload_gallery_image(
     store_id: StoreId,
     product_id: ProductId,
     _grant: Annotated[Grant, Depends(require(UPDATE_CATALOG))],
-    token: Annotated[str, Depends(hashed_token)],
+    token: HashedToken,
     state: Annotated[AppState, Depends(app_state)],
     external_url: ExternalUrl = None,
     _file_name: Annotated[

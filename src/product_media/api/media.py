@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from product_media.api.auth import StoreId, hashed_token, require
+from product_media.api.auth import HashedToken, StoreId, require
 from product_media.api.client_gone import unless_client_leaves
 from product_media.api.errors import documented
 from product_media.api.observe import CLIENT_CLOSED
@@ -49,7 +49,7 @@ async def update_media(
     store_id: StoreId,
     product_id: ProductId,
     _grant: Annotated[Grant, Depends(require(UPDATE_CATALOG))],
-    token: Annotated[str, Depends(hashed_token)],
+    token: HashedToken,
     state: Annotated[AppState, Depends(app_state)],
     request: Request,
 ) -> dict[str, Any] | Response:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from product_media.api.auth import StoreId, hashed_token, require
+from product_media.api.auth import HashedToken, StoreId, require
 from product_media.api.client_gone import unless_client_leaves
 from product_media.api.errors import documented
 from product_media.api.ids import MAX_ID, PLAIN_DECIMAL
@@ -36,7 +36,6 @@ VideoId = Annotated[
 ]
 Updating = Annotated[Grant, Depends(require(UPDATE_CATALOG))]
 Reading = Annotated[Grant, Depends(require(READ_CATALOG))]
-Token = Annotated[str, Depends(hashed_token)]
 State = Annotated[AppState, Depends(app_state)]
 
 ADD_ERRORS = documented(
@@ -127,7 +126,7 @@ async def add_main_video(
     store_id: StoreId,
     product_id: ProductId,
     _grant: Updating,
-    token: Token,
+    token: HashedToken,
     state: State,
 ) -> dict[str, int] | Response:
     return await _add(request, state, body, store_id, product_id, token, "main")
@@ -146,7 +145,7 @@ async def add_gallery_video(
     store_id: StoreId,
     product_id: ProductId,
     _grant: Updating,
-    token: Token,
+    token: HashedToken,
     state: State,
 ) -> dict[str, int] | Response:
     return await _add(request, state, body, store_id, product_id, token, "gallery")
@@ -202,7 +201,7 @@ async def set_gallery_video_cover(
     product_id: ProductId,
     video_id: VideoId,
     _grant: Updating,
-    token: Token,
+    token: HashedToken,
     state: State,
     external_url: ExternalUrl = None,
 ) -> dict[str, int] | Response:
