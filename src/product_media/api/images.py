@@ -67,15 +67,24 @@ ASYNC_ERRORS = documented(
 )
 DELETE_ERRORS = documented(400, 403, 404, 429, 503)
 
-# The bytes of an upload, as /openapi.json shows the request body.
-_BINARY_BODY: dict[str, Any] = {
-    "requestBody": {
-        "description": "The image's bytes (JPEG, PNG, GIF or WebP), sent as "
-        "application/octet-stream or image/*; none with externalUrl",
-        "required": False,
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+
+def binary_body(description: str) -> dict[str, Any]:
+    """An upload's bytes as /openapi.json shows the request body (optional: none with
+    externalUrl)."""
+    schema = {"type": "string", "format": "binary"}
+    return {
+        "requestBody": {
+            "description": description,
+            "required": False,
+            "content": {"application/octet-stream": {"schema": schema}},
+        }
     }
-}
+
+
+_BINARY_BODY = binary_body(
+    "The image's bytes (JPEG, PNG, GIF or WebP), sent as application/octet-stream or image/*; "
+    "none with externalUrl"
+)
 
 
 async def image_source(request: Request, external_url: str | None) -> images.ImageSource:

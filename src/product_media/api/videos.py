@@ -13,7 +13,7 @@ from product_media.api.auth import HashedToken, StoreId, require
 from product_media.api.client_gone import unless_client_leaves
 from product_media.api.errors import documented
 from product_media.api.ids import MAX_ID, PLAIN_DECIMAL
-from product_media.api.images import ExternalUrl, image_source
+from product_media.api.images import ExternalUrl, binary_body, image_source
 from product_media.api.observe import CLIENT_CLOSED
 from product_media.api.products import ProductId, url_maker
 from product_media.api.render import video_json
@@ -70,14 +70,9 @@ COVER_ERRORS = documented(
         "externalUrl) or DOWNLOAD_IMAGE_FAILED (its source cannot be used), with the reason",
     },
 )
-_JPEG_BODY: dict[str, Any] = {
-    "requestBody": {
-        "description": "The cover's JPEG bytes, sent as image/jpeg or application/octet-stream; "
-        "none with externalUrl",
-        "required": False,
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-    }
-}
+_JPEG_BODY = binary_body(
+    "The cover's JPEG bytes, sent as image/jpeg or application/octet-stream; none with externalUrl"
+)
 
 
 async def _answer(request: Request, work: Awaitable[int]) -> dict[str, int] | Response:
