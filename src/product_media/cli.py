@@ -128,6 +128,18 @@ def _catalog(settings: Settings) -> SqlCatalog:
     return catalog
 
 
+def _reachable(settings: Settings) -> None:
+    """Raises the one line that says why the catalog's database cannot be used."""
+    _checked_url(settings)
+    catalog = build_catalog(settings)
+    try:
+        catalog.ping()
+    except _DATABASE_UNUSABLE as exc:
+        raise _unreachable(settings, exc) from None
+    finally:
+        catalog.close()
+
+
 def _existing_catalog(settings: Settings) -> SqlCatalog:
     """The catalog that settings name; refused when there is none, so that a mistyped
     --data never leaves an empty catalog behind."""
@@ -273,12 +285,11 @@ def serve(demo: bool, allow_source_networks: tuple[str, ...], **options: Any) ->
     if allow_source_networks:
         options["allow_source_networks"] = ",".join(allow_source_networks)
     settings = _settings(**options)
+    # A database that cannot be used is one line here, not a traceback from every worker.
+    _reachable(settings)
     configure_logging(settings.log_format)
     if demo:
         _demo(settings)
-    else:
-        # A database that cannot be used is one line here, not a traceback from every worker.
-        _catalog(settings).close()
     import uvicorn
 
     from product_media.server import header_timeout_protocol
