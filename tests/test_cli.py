@@ -3,6 +3,7 @@ settings. The commands run on the same catalog as a running service, on both bac
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from product_media.cli import NO_PREFIX, main
 from product_media.domain.access import CATALOG_SCOPES, new_token, token_hash
@@ -394,3 +395,65 @@ def test_a_refused_address_names_the_setting_on_every_endpoint(
         assert message.endswith(f"{told}; {HINT}"), message
         if host == "localhost":
             assert "127.0.0.1" not in message and "::1" not in message
+
+
+# -- revision 0005: token prefixes -------------------------------------------------------------
+
+
+def _alembic(url: str, revision: str, *, down: bool = False) -> None:
+    from importlib.resources import files
+
+    from alembic import command
+    from alembic.config import Config
+
+    from product_media.storage.engine import write_transaction
+
+    config = Config()
+    config.set_main_option(
+        "script_location", str(files("product_media.storage").joinpath("migrations"))
+    )
+    engine = make_engine(url)
+    try:
+        with write_transaction(engine) as conn:
+            config.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(config, revision)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_tokens_from_before_revision_0005_keep_working(kind: str, tmp_path: Path) -> None:
+    """A token made at revision 0004 lists with the placeholder after the upgrade, and the
+    revision goes down and up again without losing a token."""
+    with contextlib.ExitStack() as stack:
+        if kind == "postgresql":
+            url = stack.enter_context(temporary_database())
+        else:
+            url = f"sqlite:///{tmp_path / 'catalog.db'}"
+        options = ["--data", str(tmp_path), "--database-url", url]
+        _alembic(url, "0004")
+        token = new_token("secret")
+        engine = make_engine(url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO stores (id, name) VALUES (5, 'old')"))
+                conn.execute(
+                    text(
+                        "INSERT INTO tokens (store_id, token_hash, kind, scopes) "
+                        "VALUES (5, :hashed, 'secret', 'read_catalog')"
+                    ),
+                    {"hashed": token_hash(token)},
+                )
+        finally:
+            engine.dispose()
+
+        # The command migrates the catalog it extends.
+        assert ok("tokens", "list", *options, "--store", "5") == f"{NO_PREFIX}\tread_catalog\n"
+        made = ok("tokens", "create", *options, "--store", "5", "--public").strip()
+        _alembic(url, "0004", down=True)
+        _alembic(url, "0005")
+        listed = ok("tokens", "list", *options, "--store", "5")
+        assert listed == f"{NO_PREFIX}\tread_catalog\n{NO_PREFIX}\tpublic\n"
+        ok("tokens", "revoke", *options, made)
+        ok("tokens", "revoke", *options, token)
+        assert ok("tokens", "list", *options, "--store", "5") == ""
