@@ -238,7 +238,7 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to listen on [127.0.0.1] (PRODUCT_MEDIA_HOST)")
 # Numbers are read by the settings, so a bad one is told as the same bad setting either way.
-@click.option("--port", default=None, help="Port [8080] (PRODUCT_MEDIA_PORT)")
+@click.option("--port", default=None, metavar="INTEGER", help="Port [8080] (PRODUCT_MEDIA_PORT)")
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
@@ -272,7 +272,12 @@ def main() -> None:
 @click.option(
     "--redis-url", default=None, help="Redis for the shared rate limit (PRODUCT_MEDIA_REDIS_URL)"
 )
-@click.option("--workers", default=None, help="Worker processes [1] (PRODUCT_MEDIA_WORKERS)")
+@click.option(
+    "--workers",
+    default=None,
+    metavar="INTEGER",
+    help="Worker processes [1] (PRODUCT_MEDIA_WORKERS)",
+)
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
