@@ -491,9 +491,10 @@ def revoke_token(prefix: str, **options: Any) -> None:
         else:
             store_id = catalog.revoke_token(prefix=prefix)
     except TokenNotFound:
-        named = "is" if len(prefix) > PREFIX_CHARS else "starts with"
+        # A whole token is not repeated: it could be a live one of another catalog.
+        named = "is the token given" if len(prefix) > PREFIX_CHARS else f"starts with {prefix!r}"
         raise click.ClickException(
-            f"no token {named} {prefix!r}: `tokens list --store N` shows them"
+            f"no token {named}: `tokens list --store N` shows them"
         ) from None
     except AmbiguousToken as exc:
         raise click.ClickException(
