@@ -365,7 +365,7 @@ def create_store(store_id: int | None, name: str, **options: Any) -> None:
 @_data_option
 @_database_option
 def list_stores(**options: Any) -> None:
-    """A line per store: its id, a tab, its name."""
+    """List the stores: id, tab, name."""
     catalog = _existing_catalog(_settings(**options))
     try:
         for store_id, name in catalog.list_stores():
@@ -381,7 +381,7 @@ def list_stores(**options: Any) -> None:
 @click.option("--s3-endpoint-url", default=None, help="An S3-compatible server instead of AWS")
 @click.argument("store_id", metavar="N", type=_store_id)
 def delete_store(store_id: int, **options: Any) -> None:
-    """Delete store N with its tokens, products and the media files only they used."""
+    """Delete store N, its tokens, products and their files."""
     settings = _settings(**options)
     catalog = _existing_catalog(settings)
     # Deleting files takes part in the protocol every server follows (a lease, marks), so
@@ -432,7 +432,7 @@ def tokens() -> None:
 def create_token(
     store_id: int | None, demo: bool, scopes: str | None, public: bool, **options: Any
 ) -> None:
-    """Create an access token; prints it (it is stored hashed and cannot be shown again)."""
+    """Create a token; prints it, once (only its hash is kept)."""
     if (store_id is None) == (not demo):
         raise _Refused("give either --store N or --demo")
     if public and scopes is not None:
@@ -463,7 +463,10 @@ def create_token(
 @_database_option
 @click.option("--store", "store_id", type=_store_id, required=True)
 def list_tokens(store_id: int, **options: Any) -> None:
-    """A line per token of store N: its first characters, a tab, its scopes or `public`."""
+    """List a store's tokens: first characters, tab, scopes.
+
+    A line per token of the store: its first 12 characters, a tab, and its scopes
+    comma-separated, or `public`. The tokens themselves are never shown."""
     catalog = _existing_catalog(_settings(**options))
     try:
         listed = catalog.list_tokens(store_id)
@@ -481,8 +484,10 @@ def list_tokens(store_id: int, **options: Any) -> None:
 @_database_option
 @click.argument("prefix")
 def revoke_token(prefix: str, **options: Any) -> None:
-    """Revoke the token that starts with PREFIX (as `tokens list` shows it) or is PREFIX; it
-    stops working at once, on every server."""
+    """Revoke a token, named by its first characters.
+
+    PREFIX is the start of the token, as `tokens list` shows it, or the whole token. It stops
+    working at once, on every server."""
     catalog = _existing_catalog(_settings(**options))
     try:
         # Longer than what is kept, it can only be the whole token.
