@@ -4,22 +4,31 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= data
 
-.PHONY: run test lint types unit bench clean
+.PHONY: run token test lint types unit bench clean
 
+# What set-up is doing goes to stderr, so that `make -s token` prints the token alone.
 $(BIN)/python:
+	@echo "make: creating the virtual environment $(VENV) with $(PYTHON)" >&2
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "make: upgrading pip in $(VENV)" >&2
+	$(BIN)/python -m pip install --quiet --upgrade pip >&2
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
-	touch $@
+	@echo "make: installing product-media and its dependencies into $(VENV) (a minute or two)" >&2
+	$(BIN)/python -m pip install --quiet -e . >&2
+	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(VENV)/.installed $@
+	@echo "make: installing product-media with the test tools into $(VENV) (a few minutes)" >&2
+	$(BIN)/python -m pip install --quiet -e '.[dev]' >&2
+	@touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
 	$(BIN)/product-media serve --demo --data $(DATA)
+
+# A fresh token for the demo store, alone on stdout: export TOKEN=$$(make -s token)
+token: $(VENV)/.installed
+	@$(BIN)/product-media tokens create --demo --data $(DATA)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench

@@ -26,6 +26,7 @@ from product_media.domain.access import (
     new_token,
     parse_scopes,
     token_hash,
+    token_prefix,
 )
 from product_media.settings import Settings
 from tests.service import NOWHERE, free_port
@@ -156,7 +157,11 @@ class InProcessService:
             chosen = parse_scopes(scopes)
         token = new_token("public" if public else "secret")
         self.state.adapters.catalog.add_token(  # type: ignore[attr-defined]
-            store_id, token_hash(token), "public" if public else "secret", chosen
+            store_id,
+            token_hash(token),
+            "public" if public else "secret",
+            chosen,
+            prefix=token_prefix(token),
         )
         return token
 

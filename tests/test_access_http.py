@@ -151,13 +151,13 @@ def test_cli_stores_and_tokens(tmp_path, database: str, request: pytest.FixtureR
     def run(*args: str, check: bool = True):
         return cli(tmp_path, *args, *options, check=check)
 
+    explicit = 10**12 + int.from_bytes(tmp_path.name.encode()[-4:], "big")
+    first = run("stores", "create", "--id", str(explicit))
+    assert first.stdout.strip() == str(explicit)
     missing = run("tokens", "create", "--store", "424242", check=False)
     assert missing.returncode != 0 and "424242" in missing.stderr
     bad_scope = run("tokens", "create", "--store", "1", "--scopes", "x", check=False)
     assert bad_scope.returncode != 0 and "unknown scope" in bad_scope.stderr
-    explicit = 10**12 + int.from_bytes(tmp_path.name.encode()[-4:], "big")
-    first = run("stores", "create", "--id", str(explicit))
-    assert first.stdout.strip() == str(explicit)
     again = run("stores", "create", "--id", str(explicit), check=False)
     assert again.returncode != 0 and "exists" in again.stderr
     generated = int(run("stores", "create", "--name", "after").stdout)

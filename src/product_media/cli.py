@@ -1,35 +1,64 @@
-"""The command line: serve, stores create, tokens create, migrate."""
+"""The command line: serve, stores, tokens, migrate."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from product_media import __version__
-from product_media.bootstrap import build_blobs, build_catalog
+from product_media.bootstrap import build_blobs, build_catalog, new_owner_id
 from product_media.domain.access import (
     CATALOG_SCOPES,
+    PREFIX_CHARS,
     PUBLIC_SCOPES,
     new_token,
     parse_scopes,
     token_hash,
+    token_prefix,
 )
 from product_media.logs import configure_logging, uvicorn_log_config
 from product_media.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+from product_media.service.blob_lifetimes import collect
 from product_media.settings import Settings
-from product_media.storage.catalog import SqlCatalog, StoreExists, StoreMissing
-from product_media.storage.engine import UnsupportedDatabase, make_engine
+from product_media.storage.catalog import (
+    AmbiguousToken,
+    SqlCatalog,
+    StoreExists,
+    StoreMissing,
+    TokenNotFound,
+)
+from product_media.storage.engine import UnsupportedDatabase, database_url, make_engine
+from product_media.storage.leases import DatabaseLeases
 from product_media.storage.ports import BlobStoreUnavailable
+
+# What connecting to a catalog database raises when it cannot be used (down, a host name that
+# does not resolve, a SQLite file that cannot be opened).
+_DATABASE_UNUSABLE = (DBAPIError, OSError, UnicodeError)
+
+# What `tokens list` shows for a token made before their first characters were kept.
+NO_PREFIX = "(not kept)"
 
 
 def _given(overrides: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in overrides.items() if v is not None and v != ()}
+
+
+class _Refused(click.ClickException):
+    """What may not run as given (a bad setting, options that conflict, a migration that may
+    not run): one line, exit status 2 (as for a usage error)."""
+
+    exit_code = 2
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -37,7 +66,21 @@ def _settings(**overrides: Any) -> Settings:
     try:
         return Settings(**_given(overrides))
     except ValidationError as exc:
-        raise click.UsageError(_setting_problem(exc)) from exc
+        raise _Refused(_setting_problem(exc)) from None
+    except SettingsError as exc:
+        raise _Refused(f"bad setting: {exc}") from None
+
+
+def _named(setting: str) -> str:
+    """A setting as the user can give it: its environment variable, and the option of the
+    running command when it has one."""
+    env = f"PRODUCT_MEDIA_{setting.upper()}"
+    context = click.get_current_context(silent=True)
+    params = context.command.params if context is not None else []
+    for param in params:
+        if param.name == setting and isinstance(param, click.Option):
+            return f"{env} ({param.opts[0]})"
+    return env
 
 
 def _setting_problem(exc: ValidationError) -> str:
@@ -45,47 +88,142 @@ def _setting_problem(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         name = str(error["loc"][0]) if error["loc"] else "settings"
-        lines.append(
-            f"bad setting PRODUCT_MEDIA_{name.upper()} (--{name.replace('_', '-')}): {error['msg']}"
-        )
+        lines.append(f"bad setting {_named(name)}: {error['msg']}")
     return "\n".join(lines)
 
 
-def _catalog(settings: Settings) -> SqlCatalog:
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _shown_url(settings: Settings) -> str:
+    return make_url(settings.catalog_url).render_as_string(hide_password=True)
+
+
+def _unreachable(settings: Settings, exc: Exception) -> click.ClickException:
+    setting = "database_url" if settings.database_url is not None else "data"
+    return click.ClickException(
+        f"cannot use the catalog database {_shown_url(settings)} (set by {_named(setting)}): "
+        f"{_first_line(exc)}"
+    )
+
+
+def _checked_url(settings: Settings) -> str:
     try:
-        catalog = build_catalog(settings)
+        return database_url(settings.catalog_url)
     except UnsupportedDatabase as exc:
-        raise click.UsageError(str(exc)) from exc
-    catalog.migrate()
+        raise _Refused(f"bad setting {_named('database_url')}: {exc}") from None
+
+
+def _catalog(settings: Settings) -> SqlCatalog:
+    """The catalog that settings name, created when there is none (serve, stores create)."""
+    _checked_url(settings)
+    catalog = build_catalog(settings)
+    try:
+        catalog.migrate()
+    except _DATABASE_UNUSABLE as exc:
+        catalog.close()
+        raise _unreachable(settings, exc) from None
+    return catalog
+
+
+def _reachable(settings: Settings) -> None:
+    """Raises the one line that says why the catalog's database cannot be used."""
+    _checked_url(settings)
+    catalog = build_catalog(settings)
+    try:
+        catalog.ping()
+    except _DATABASE_UNUSABLE as exc:
+        raise _unreachable(settings, exc) from None
+    finally:
+        catalog.close()
+
+
+def _existing_catalog(settings: Settings) -> SqlCatalog:
+    """The catalog that settings name; refused when there is none, so that a mistyped
+    --data never leaves an empty catalog behind."""
+    url = make_url(_checked_url(settings))
+    # Opening a SQLite file that is not there would create it.
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    if file and file != ":memory:" and not Path(file).is_file():
+        where = f"--data {settings.data}" if settings.database_url is None else file
+        raise click.ClickException(
+            f"there is no catalog at {where}: give the folder or database of an existing "
+            "one, or make one with `stores create` or `serve`"
+        )
+    catalog = SqlCatalog(settings.catalog_url, owner_lease=settings.owner_lease)
+    try:
+        with catalog.engine.connect() as conn:
+            empty = not inspect(conn).has_table("alembic_version")
+        if empty:
+            raise click.ClickException(
+                f"there is no catalog in the database {_shown_url(settings)}: "
+                "make one with `stores create` or `serve`"
+            )
+        catalog.migrate()
+    except _DATABASE_UNUSABLE as exc:
+        catalog.close()
+        raise _unreachable(settings, exc) from None
+    except click.ClickException:
+        catalog.close()
+        raise
     return catalog
 
 
 def _create_token(catalog: SqlCatalog, store_id: int, public: bool, scopes: frozenset[str]) -> str:
     token = new_token("public" if public else "secret")
-    catalog.add_token(store_id, token_hash(token), "public" if public else "secret", scopes)
+    catalog.add_token(
+        store_id,
+        token_hash(token),
+        "public" if public else "secret",
+        scopes,
+        prefix=token_prefix(token),
+    )
     return token
+
+
+def _command_name() -> str:
+    """This program as the user started it (`.venv/bin/product-media` is not on the PATH)."""
+    started = Path(sys.argv[0])
+    return str(started) if started.name == "product-media" else "product-media"
+
+
+def _base_url(settings: Settings) -> str:
+    host = settings.host
+    if ":" in host and not host.startswith("["):
+        # An IPv6 address goes in brackets in a URL, or curl takes its colons for a port.
+        host = f"[{host}]"
+    return settings.public_url or f"http://{host}:{settings.port}"
+
+
+def _demo_store(catalog: SqlCatalog) -> tuple[int, int | None]:
+    """The demo store: the first store, made with a sample product in an empty catalog.
+    Returns its id and the sample product's when it was made just now."""
+    existing = catalog.first_store_id()
+    if existing is not None:
+        return existing, None
+    store_id = catalog.create_store("Demo store")
+    return store_id, catalog.create_product(store_id, "Demo product", "DEMO-1", 9.99)
 
 
 def _demo(settings: Settings) -> None:
     """Make a demo store, token and product in an empty catalog and say how to call the API."""
     catalog = _catalog(settings)
     try:
-        base = settings.public_url or f"http://{settings.host}:{settings.port}"
-        existing = catalog.first_store_id()
-        if existing is not None:
+        store_id, product_id = _demo_store(catalog)
+        if product_id is None:
             click.echo(
-                f"Demo: the catalog has store {existing} already. Make a token for it with:\n"
-                f"  product-media tokens create --data {settings.data} --store {existing}"
+                f"Demo: the catalog has store {store_id} already. Make a token for it with:\n"
+                f"  {_command_name()} tokens create --data {settings.data} --store {store_id}"
             )
             return
-        store_id = catalog.create_store("Demo store")
         token = _create_token(catalog, store_id, False, frozenset(CATALOG_SCOPES))
-        product_id = catalog.create_product(store_id, "Demo product", "DEMO-1", 9.99)
         click.echo(
             f"Demo store {store_id}, product {product_id}, token (shown once):\n  {token}\n\n"
             "Try:\n"
             f"  curl -H 'Authorization: Bearer {token}' "
-            f"{base}/api/v3/{store_id}/products/{product_id}\n"
+            f"{_base_url(settings)}/api/v3/{store_id}/products/{product_id}\n"
         )
     finally:
         catalog.close()
@@ -99,7 +237,8 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default=None, help="Address to listen on [127.0.0.1] (PRODUCT_MEDIA_HOST)")
-@click.option("--port", type=int, default=None, help="Port [8080] (PRODUCT_MEDIA_PORT)")
+# Numbers are read by the settings, so a bad one is told as the same bad setting either way.
+@click.option("--port", default=None, metavar="INTEGER", help="Port [8080] (PRODUCT_MEDIA_PORT)")
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
@@ -134,7 +273,10 @@ def main() -> None:
     "--redis-url", default=None, help="Redis for the shared rate limit (PRODUCT_MEDIA_REDIS_URL)"
 )
 @click.option(
-    "--workers", type=int, default=None, help="Worker processes [1] (PRODUCT_MEDIA_WORKERS)"
+    "--workers",
+    default=None,
+    metavar="INTEGER",
+    help="Worker processes [1] (PRODUCT_MEDIA_WORKERS)",
 )
 @click.option(
     "--log-format",
@@ -148,6 +290,8 @@ def serve(demo: bool, allow_source_networks: tuple[str, ...], **options: Any) ->
     if allow_source_networks:
         options["allow_source_networks"] = ",".join(allow_source_networks)
     settings = _settings(**options)
+    # A database that cannot be used is one line here, not a traceback from every worker.
+    _reachable(settings)
     configure_logging(settings.log_format)
     if demo:
         _demo(settings)
@@ -194,13 +338,20 @@ def stores() -> None:
     """Manage stores."""
 
 
+_data_option = click.option(
+    "--data", type=click.Path(path_type=Path), default=None, help="Data folder [data]"
+)
+_database_option = click.option("--database-url", default=None, help="Catalog database URL")
+_store_id = click.IntRange(1, 2**63 - 1)
+
+
 @stores.command("create")
-@click.option("--data", type=click.Path(path_type=Path), default=None, help="Data folder")
-@click.option("--database-url", default=None, help="Catalog database URL")
-@click.option("--id", "store_id", type=click.IntRange(1, 2**63 - 1), default=None, help="Store id")
+@_data_option
+@_database_option
+@click.option("--id", "store_id", type=_store_id, default=None, help="Store id")
 @click.option("--name", default="", help="Store name")
 def create_store(store_id: int | None, name: str, **options: Any) -> None:
-    """Create a store; prints its id."""
+    """Create a store (and the catalog, if there is none); prints its id."""
     catalog = _catalog(_settings(**options))
     try:
         click.echo(catalog.create_store(name, store_id))
@@ -210,30 +361,96 @@ def create_store(store_id: int | None, name: str, **options: Any) -> None:
         catalog.close()
 
 
+@stores.command("list")
+@_data_option
+@_database_option
+def list_stores(**options: Any) -> None:
+    """List the stores: id, tab, name."""
+    catalog = _existing_catalog(_settings(**options))
+    try:
+        for store_id, name in catalog.list_stores():
+            click.echo(f"{store_id}\t{name}")
+    finally:
+        catalog.close()
+
+
+@stores.command("delete")
+@_data_option
+@_database_option
+@click.option("--blob-url", default=None, help="s3://bucket[/prefix] of the blobs")
+@click.option("--s3-endpoint-url", default=None, help="An S3-compatible server instead of AWS")
+@click.argument("store_id", metavar="N", type=_store_id)
+def delete_store(store_id: int, **options: Any) -> None:
+    """Delete store N, its tokens, products and their files."""
+    settings = _settings(**options)
+    catalog = _existing_catalog(settings)
+    # Deleting files takes part in the protocol every server follows (a lease, marks), so
+    # that a server storing the same file at this moment never loses it.
+    leases = DatabaseLeases(catalog.engine, settings.owner_lease, settings.lock_dir)
+    owner = new_owner_id()
+    try:
+        blobs = build_blobs(settings, owner)
+        keys = catalog.delete_store(store_id)
+        if keys is None:
+            raise click.ClickException(f"store {store_id} does not exist")
+        leases.register(owner)
+        try:
+            removed = collect(catalog, blobs, owner, keys)
+        finally:
+            leases.end(owner)
+    except BlobStoreUnavailable as exc:
+        raise click.ClickException(
+            f"store {store_id} is deleted, but its files could not be: {exc}; "
+            "a server's sweep removes them"
+        ) from exc
+    finally:
+        catalog.close()
+    click.echo(f"deleted store {store_id} and {removed} media files", err=True)
+
+
 @main.group()
 def tokens() -> None:
     """Manage access tokens."""
 
 
 @tokens.command("create")
-@click.option("--data", type=click.Path(path_type=Path), default=None, help="Data folder")
-@click.option("--database-url", default=None, help="Catalog database URL")
-@click.option("--store", "store_id", type=click.IntRange(1, 2**63 - 1), required=True)
+@_data_option
+@_database_option
+@click.option("--store", "store_id", type=_store_id, default=None, help="The token's store")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="For the demo store instead: the first store, made (with the catalog and a sample "
+    "product) when there is none",
+)
 @click.option(
     "--scopes",
-    default=",".join(CATALOG_SCOPES),
-    show_default=True,
-    help="Comma-separated scopes of a secret token",
+    default=None,
+    help=f"Comma-separated scopes of a secret token [{','.join(CATALOG_SCOPES)}]",
 )
 @click.option("--public", is_flag=True, help="A public, read-only token (read_catalog)")
-def create_token(store_id: int, scopes: str, public: bool, **options: Any) -> None:
-    """Create an access token; prints it (it is stored hashed and cannot be shown again)."""
+def create_token(
+    store_id: int | None, demo: bool, scopes: str | None, public: bool, **options: Any
+) -> None:
+    """Create a token; prints it, once (only its hash is kept)."""
+    if (store_id is None) == (not demo):
+        raise _Refused("give either --store N or --demo")
+    if public and scopes is not None:
+        raise _Refused(
+            "--public makes a read-only token (read_catalog): --scopes is for secret tokens only"
+        )
     try:
-        chosen = frozenset(PUBLIC_SCOPES) if public else parse_scopes(scopes)
+        if public:
+            chosen = frozenset(PUBLIC_SCOPES)
+        else:
+            chosen = parse_scopes(scopes or ",".join(CATALOG_SCOPES))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--scopes") from exc
-    catalog = _catalog(_settings(**options))
+    settings = _settings(**options)
+    catalog = _catalog(settings) if demo else _existing_catalog(settings)
     try:
+        if store_id is None:
+            store_id = _demo_store(catalog)[0]
         click.echo(_create_token(catalog, store_id, public, chosen))
     except StoreMissing as exc:
         raise click.ClickException(str(exc)) from exc
@@ -241,10 +458,57 @@ def create_token(store_id: int, scopes: str, public: bool, **options: Any) -> No
         catalog.close()
 
 
-class _Refused(click.ClickException):
-    """A migration that may not run: one line, exit status 2 (as for a usage error)."""
+@tokens.command("list")
+@_data_option
+@_database_option
+@click.option("--store", "store_id", type=_store_id, required=True)
+def list_tokens(store_id: int, **options: Any) -> None:
+    """List a store's tokens: first characters, tab, scopes.
 
-    exit_code = 2
+    A line per token of the store: its first 12 characters, a tab, and its scopes
+    comma-separated, or `public`. The tokens themselves are never shown."""
+    catalog = _existing_catalog(_settings(**options))
+    try:
+        listed = catalog.list_tokens(store_id)
+    except StoreMissing as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        catalog.close()
+    for token in listed:
+        shown = "public" if token.kind == "public" else ",".join(sorted(token.scopes))
+        click.echo(f"{token.prefix or NO_PREFIX}\t{shown}")
+
+
+@tokens.command("revoke")
+@_data_option
+@_database_option
+@click.argument("prefix")
+def revoke_token(prefix: str, **options: Any) -> None:
+    """Revoke a token, named by its first characters.
+
+    PREFIX is the start of the token, as `tokens list` shows it, or the whole token. It stops
+    working at once, on every server."""
+    catalog = _existing_catalog(_settings(**options))
+    try:
+        # Longer than what is kept, it can only be the whole token.
+        if len(prefix) > PREFIX_CHARS:
+            store_id = catalog.revoke_token(hashed=token_hash(prefix))
+        else:
+            store_id = catalog.revoke_token(prefix=prefix)
+    except TokenNotFound:
+        # A whole token is not repeated: it could be a live one of another catalog.
+        named = "is the token given" if len(prefix) > PREFIX_CHARS else f"starts with {prefix!r}"
+        raise click.ClickException(
+            f"no token {named}: `tokens list --store N` shows them"
+        ) from None
+    except AmbiguousToken as exc:
+        raise click.ClickException(
+            f"{exc} {prefix!r}: give more of the token, up to its first {PREFIX_CHARS} "
+            "characters, or the whole token"
+        ) from None
+    finally:
+        catalog.close()
+    click.echo(f"revoked a token of store {store_id}", err=True)
 
 
 @main.command("migrate")
@@ -269,11 +533,12 @@ def migrate_backend(
     from product_media.storage import migration
 
     settings = _settings(**options)
+    source = make_engine(_checked_url(settings))
     try:
-        source = make_engine(settings.catalog_url)
         target = make_engine(to_database_url)
     except UnsupportedDatabase as exc:
-        raise click.UsageError(str(exc)) from exc
+        source.dispose()
+        raise _Refused(f"bad --to-database-url: {exc}") from None
 
     def progress(line: str) -> None:
         click.echo(line, err=True)
@@ -294,6 +559,8 @@ def migrate_backend(
         raise _Refused(str(exc)) from exc
     except (migration.MigrationFailed, BlobStoreUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
+    except _DATABASE_UNUSABLE as exc:
+        raise click.ClickException(f"cannot use a catalog database: {_first_line(exc)}") from None
     finally:
         source.dispose()
         target.dispose()

@@ -16,6 +16,10 @@ PUBLIC_SCOPES = (READ_CATALOG,)
 
 TokenKind = Literal["secret", "public"]
 
+# How much of a token is kept to tell it apart in listings: the kind and five random
+# characters (30 bits), too little to guess the rest from.
+PREFIX_CHARS = 12
+
 
 @dataclass(frozen=True)
 class Grant:
@@ -28,6 +32,11 @@ class Grant:
 
 def new_token(kind: TokenKind) -> str:
     return f"{kind}_{secrets.token_urlsafe(24)}"
+
+
+def token_prefix(token: str) -> str:
+    """What is kept of a token for display."""
+    return token[:PREFIX_CHARS]
 
 
 def token_hash(token: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -66,6 +67,24 @@ class StoreMissing(Exception):
     pass
 
 
+class TokenNotFound(Exception):
+    pass
+
+
+class AmbiguousToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class TokenListing:
+    """What may be shown of a token: its kept prefix (None for tokens made before prefixes
+    were kept), its kind and scopes."""
+
+    prefix: str | None
+    kind: TokenKind
+    scopes: frozenset[str]
+
+
 class SqlCatalog:
     """`owner_lease` is how long a server that stopped renewing its lease counts as alive: its
     deletion marks hold until then."""
@@ -118,15 +137,95 @@ class SqlCatalog:
             first: int | None = conn.execute(select(func.min(stores.c.id))).scalar()
             return first
 
-    def add_token(self, store_id: int, hashed: str, kind: TokenKind, scopes: Iterable[str]) -> None:
+    def list_stores(self) -> list[tuple[int, str]]:
+        """Every store's id and name, by id."""
+        with read_transaction(self.engine) as conn:
+            found = conn.execute(select(stores.c.id, stores.c.name).order_by(stores.c.id))
+            return [(row.id, row.name) for row in found]
+
+    def delete_store(self, store_id: int) -> frozenset[str] | None:
+        """Delete a store with its tokens and products; returns the blob keys its products
+        used, or None when there was no such store."""
+        with write_transaction(self.engine) as conn:
+            found = conn.execute(
+                select(stores.c.id).where(stores.c.id == store_id).with_for_update()
+            ).first()
+            if found is None:
+                return None
+            owned = list(
+                conn.execute(
+                    select(products).where(products.c.store_id == store_id).with_for_update()
+                ).all()
+            )
+            keys: frozenset[str] = frozenset()
+            for product in rows.load_products(conn, owned):
+                keys |= product.media.blob_keys()
+            rows.delete_media_rows(conn, [row.id for row in owned])
+            conn.execute(delete(products).where(products.c.store_id == store_id))
+            conn.execute(delete(tokens).where(tokens.c.store_id == store_id))
+            conn.execute(delete(stores).where(stores.c.id == store_id))
+            return keys
+
+    def add_token(
+        self,
+        store_id: int,
+        hashed: str,
+        kind: TokenKind,
+        scopes: Iterable[str],
+        *,
+        prefix: str | None = None,
+    ) -> None:
+        """`prefix`: the token's first characters (`token_prefix`), kept to tell it apart in
+        listings; the token itself is never stored."""
         with write_transaction(self.engine) as conn:
             if not _store_exists(conn, store_id):
                 raise StoreMissing(f"store {store_id} does not exist")
             conn.execute(
                 insert(tokens).values(
-                    store_id=store_id, token_hash=hashed, kind=kind, scopes=",".join(sorted(scopes))
+                    store_id=store_id,
+                    token_hash=hashed,
+                    kind=kind,
+                    scopes=",".join(sorted(scopes)),
+                    prefix=prefix,
                 )
             )
+
+    def list_tokens(self, store_id: int) -> list[TokenListing]:
+        """A store's tokens, oldest first; raises StoreMissing."""
+        with read_transaction(self.engine) as conn:
+            if not _store_exists(conn, store_id):
+                raise StoreMissing(f"store {store_id} does not exist")
+            found = conn.execute(
+                select(tokens.c.prefix, tokens.c.kind, tokens.c.scopes)
+                .where(tokens.c.store_id == store_id)
+                .order_by(tokens.c.id)
+            )
+            return [
+                TokenListing(row.prefix, row.kind, frozenset(filter(None, row.scopes.split(","))))
+                for row in found
+            ]
+
+    def revoke_token(self, prefix: str | None = None, hashed: str | None = None) -> int:
+        """Delete the one token whose kept prefix starts with `prefix`, or whose hash is
+        `hashed`; returns its store id. Raises TokenNotFound, or AmbiguousToken naming how many
+        tokens the prefix matches (nothing is deleted then)."""
+        if hashed is not None:
+            where = tokens.c.token_hash == hashed
+        elif prefix:
+            # Not LIKE: SQLite's is blind to case, and tokens are not.
+            where = func.substr(tokens.c.prefix, 1, len(prefix)) == prefix
+        else:
+            raise TokenNotFound("no token named")
+        with write_transaction(self.engine) as conn:
+            found = conn.execute(select(tokens.c.id, tokens.c.store_id).where(where).limit(2)).all()
+            if not found:
+                raise TokenNotFound("no token matches")
+            if len(found) > 1:
+                count = conn.execute(select(func.count()).select_from(tokens).where(where))
+                raise AmbiguousToken(f"{count.scalar_one()} tokens match")
+            conn.execute(delete(tokens).where(tokens.c.id == found[0].id))
+            store_id: int = found[0].store_id
+            return store_id
 
     def find_grant(self, hashed: str) -> tuple[str, Grant] | None:
         """The stored hash and the grant of a token, looked up by its hash."""

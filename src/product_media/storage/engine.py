@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 # The newest migration under migrations/versions (a test keeps the two in step).
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 # Any number works as long as every process uses the same one: it names the lock that lets
 # one of several replicas starting at once run the migrations.
@@ -50,6 +51,7 @@ def database_url(url: str) -> str:
     if backend == "postgres":
         backend = "postgresql"
     if backend == "postgresql" and driver in ("", "psycopg"):
+        _check_host(parsed.host)
         return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     if backend == "sqlite" and driver in ("", "pysqlite"):
         return url
@@ -57,6 +59,22 @@ def database_url(url: str) -> str:
         f"unsupported database URL {parsed.drivername}://...: use sqlite:///PATH or "
         "postgresql://USER@HOST:PORT/DB"
     )
+
+
+def _check_host(host: str | None) -> None:
+    """Refuses a host that no resolver could take (`postgres://...`), which would otherwise
+    surface as an encoding error deep inside the driver."""
+    if not host or host.startswith("/"):
+        return
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return
+    except ValueError:
+        pass
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise UnsupportedDatabase(f"{host!r} is not a host name") from None
 
 
 def make_engine(url: str) -> Engine:

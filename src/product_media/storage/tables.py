@@ -47,6 +47,10 @@ tokens = Table(
     Column("kind", String(16), nullable=False),
     Column("scopes", Text, nullable=False),
     _created(),
+    # The token's first characters, for the command line to show; None for tokens made before
+    # they were kept.
+    Column("prefix", String(16), nullable=True),
+    Index("ix_tokens_prefix", "prefix"),
 )
 
 products = Table(
