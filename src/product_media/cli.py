@@ -12,6 +12,7 @@ import click
 from pydantic import ValidationError
 
 from product_media import __version__
+from product_media.apply.command import apply_command
 from product_media.bootstrap import build_blobs, build_catalog
 from product_media.domain.access import (
     CATALOG_SCOPES,
@@ -301,3 +302,6 @@ def migrate_backend(
         f"migrated {report.rows['stores']} stores, {report.rows['tokens']} tokens, "
         f"{report.rows['products']} products and {report.blobs} blobs"
     )
+
+
+main.add_command(apply_command)
