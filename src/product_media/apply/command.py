@@ -112,6 +112,8 @@ def apply_command(
             check_report_path(report)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--report") from exc
+    if not token.strip():
+        raise click.BadParameter("the token is empty", param_hint="--token")
     try:
         client = AsyncEcwidClient(base_url, store, token)
     except ValueError as exc:
@@ -129,6 +131,9 @@ def apply_command(
         results = asyncio.run(_run(client, parsed, concurrency, dry_run, opened, progress))
     except CannotRun as exc:
         raise _CannotRun(str(exc)) from exc
+    except KeyboardInterrupt:
+        hint = " with the same --journal" if journal is not None else " with --journal next time"
+        raise _CannotRun(f"interrupted: run again{hint} to go on where it stopped") from None
     finally:
         if opened is not None:
             opened.close()
