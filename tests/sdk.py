@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 import httpx
@@ -61,15 +62,13 @@ class Flaky(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-def sync_client(
-    service: InProcessService, store: tuple[int, str], **options: object
-) -> EcwidClient:
+def sync_client(service: InProcessService, store: tuple[int, str], **options: Any) -> EcwidClient:
     return EcwidClient(
         f"{service.url}/api/v3",
         store[0],
         store[1],
         transport=ROUTER,
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 
@@ -77,14 +76,14 @@ def async_client(
     service: InProcessService,
     store: tuple[int, str],
     transport: httpx.AsyncBaseTransport | None = None,
-    **options: object,
+    **options: Any,
 ) -> AsyncEcwidClient:
     return AsyncEcwidClient(
         f"{service.url}/api/v3",
         store[0],
         store[1],
         transport=transport or AsyncRouter(),
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 

@@ -122,7 +122,7 @@ def summary(totals: Totals, dry_run: bool) -> Table:
 def failures(results: list[RowResult]) -> list[str]:
     """One line per failed item, with the manifest's line number."""
     return [
-        f"line {o.line}: product {o.product} {o.position} {o.url}: "
+        f"line {o.line}: product {o.product}{f' {o.position} {o.url}' if o.url else ''}: "
         f"{o.error_code or 'ERROR'}: {o.error_message}"
         for result in results
         for o in result.outcomes
