@@ -76,6 +76,16 @@ def jsonl_rows(text: str) -> list[Row | BadRow]:
             id="byte order mark and spaces around names and cells",
         ),
         pytest.param(
+            f"sku;main_image_url;gallery_1\r\nS;{A};{B}\r\n",
+            [Row(2, ProductRef(sku="S"), Medium(A), (Medium(B),))],
+            id="semicolons and CRLF, as spreadsheets write them in some locales",
+        ),
+        pytest.param(
+            f"sku\tgallery_1\nS\t{B}\n",
+            [Row(2, ProductRef(sku="S"), None, (Medium(B),))],
+            id="tabs",
+        ),
+        pytest.param(
             f'sku,main_image_url\n"two\nlines",{A}\n\nS2,{B}\n',
             [
                 Row(2, ProductRef(sku="two\nlines"), Medium(A), ()),

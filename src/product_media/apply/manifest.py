@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -217,18 +218,25 @@ def _gallery(entries: list[Any]) -> Iterator[Medium]:
 
 def parse_csv(lines: Iterable[str]) -> Iterator[Parsed]:
     """Rows of CSV text (the header first). Gallery cells are image URLs, in column order;
-    empty cells are skipped."""
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if header is None:
+    empty cells are skipped. Cells are separated by commas, or by the semicolons or tabs
+    that spreadsheets write in some locales, as the header shows."""
+    remaining = iter(lines)
+    first = next(remaining, None)
+    if first is None:
         raise ManifestError("the file is empty: the first line must name the columns")
-    columns = [name.strip().lstrip("\ufeff").strip() for name in header]
+    reader = csv.reader(itertools.chain([first], remaining), delimiter=_delimiter(first))
+    columns = [name.strip().lstrip("\ufeff").strip() for name in next(reader, [])]
     gallery_columns = _check_header(columns)
     line = reader.line_num + 1
     for cells in reader:
         if any(cell.strip() for cell in cells):
             yield _csv_row(line, columns, gallery_columns, cells)
         line = reader.line_num + 1
+
+
+def _delimiter(header: str) -> str:
+    """The header names no URL, so its separator is the one it holds most of."""
+    return max(",;\t", key=header.count) if header.strip() else ","
 
 
 def _check_header(columns: list[str]) -> list[tuple[int, int]]:
