@@ -20,6 +20,7 @@ from product_media.client import (
     MediaUpdate,
     NewProduct,
     RetryPolicy,
+    UnexpectedAnswer,
 )
 from tests.inprocess import InProcessService
 from tests.media_factory import jpeg
@@ -321,3 +322,17 @@ def test_requests_carry_bearer_auth_and_timeouts() -> None:
         "write": 30.0,
         "pool": 30.0,
     }
+
+
+def test_an_answer_that_is_not_the_api_s(sources: SourceServer) -> None:
+    """A source server plays a web site where the API was expected."""
+    prefix = f"/not-api/{uuid.uuid4().hex}"
+    sources.add(
+        f"{prefix}/1/products/5", b"<html>hello</html>", headers={"Content-Type": "text/html"}
+    )
+    sources.add(f"{prefix}/1/products/6", b'{"name": "no id"}')
+    with EcwidClient(sources.url(prefix), 1, "secret_x", retry=QUICK) as client:
+        for product_id in (5, 6):
+            with pytest.raises(UnexpectedAnswer) as raised:
+                client.get_product(product_id)
+            assert (raised.value.status, raised.value.error_code) == (200, "UNEXPECTED_ANSWER")

@@ -65,7 +65,7 @@ async def check_service(client: AsyncEcwidClient) -> None:
     try:
         await client.search_products(limit=1)
     except ApiError as exc:
-        raise CannotRun(f"the store refused the token: {exc}") from exc
+        raise CannotRun(f"cannot use store {client.store_id} at {client.base_url}: {exc}") from exc
     except ConnectionFailed as exc:
         raise CannotRun(f"cannot reach {client.base_url}: {exc}") from exc
 

@@ -7,7 +7,12 @@ from product_media.client.clients import (
     AsyncEcwidClient,
     EcwidClient,
 )
-from product_media.client.errors import ApiError, ConnectionFailed, EcwidError
+from product_media.client.errors import (
+    ApiError,
+    ConnectionFailed,
+    EcwidError,
+    UnexpectedAnswer,
+)
 from product_media.client.models import (
     Alt,
     AsyncImage,
@@ -54,5 +59,6 @@ __all__ = [
     "ProductMedia",
     "ProductsPage",
     "RetryPolicy",
+    "UnexpectedAnswer",
     "Updated",
 ]

@@ -15,7 +15,7 @@ import httpx
 
 from product_media import __version__
 from product_media.client import calls
-from product_media.client.errors import ApiError, ConnectionFailed
+from product_media.client.errors import ApiError, ConnectionFailed, UnexpectedAnswer
 from product_media.client.models import (
     AsyncImage,
     Created,
@@ -106,9 +106,15 @@ class _Core:
 
     @staticmethod
     def _read(call: calls.Call[T], response: httpx.Response) -> T:
-        if response.is_success:
+        if not response.is_success:
+            raise _api_error(call, response)
+        try:
             return call.parse(response.json())
-        raise _api_error(call, response)
+        except ValueError as exc:  # not JSON, or pydantic's ValidationError
+            reason = str(exc).splitlines()[0][:200]
+            raise UnexpectedAnswer(
+                response.status_code, reason, method=call.method, path=call.path
+            ) from exc
 
 
 def _api_error(call: calls.Call[Any], response: httpx.Response) -> ApiError:

@@ -28,6 +28,20 @@ class ApiError(EcwidError):
         super().__init__(f"{method} {path}: {status}{code}: {error_message}".strip())
 
 
+class UnexpectedAnswer(ApiError):
+    """A success status with a body that is not the JSON the call expects (a proxy's page,
+    another API)."""
+
+    def __init__(self, status: int, reason: str, *, method: str = "", path: str = "") -> None:
+        super().__init__(
+            status,
+            "UNEXPECTED_ANSWER",
+            f"not the answer expected: {reason}",
+            method=method,
+            path=path,
+        )
+
+
 class ConnectionFailed(EcwidError):
     """No answer from the server (refused, reset, timed out) after the retries allowed."""
 
