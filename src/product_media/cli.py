@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from product_media import __version__
+from product_media.apply.command import apply_command
 from product_media.bootstrap import build_blobs, build_catalog, new_owner_id
 from product_media.domain.access import (
     CATALOG_SCOPES,
@@ -568,3 +569,6 @@ def migrate_backend(
         f"migrated {report.rows['stores']} stores, {report.rows['tokens']} tokens, "
         f"{report.rows['products']} products and {report.blobs} blobs"
     )
+
+
+main.add_command(apply_command)

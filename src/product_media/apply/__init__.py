@@ -1,0 +1,1 @@
+"""`product-media apply`: bulk media from a manifest (CSV or JSON Lines)."""
