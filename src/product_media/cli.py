@@ -162,9 +162,11 @@ def serve(demo: bool, allow_source_networks: tuple[str, ...], **options: Any) ->
     configure_logging(settings.log_format)
     if settings.seed is not None:
         from product_media.api.app import apply_seed_once
-        from product_media.seed_file import SeedFileError
+        from product_media.seed_file import SeedFileError, load_seed
 
         try:
+            # A file that is wrong in itself is told before anything starts.
+            load_seed(settings.seed, max_gallery_items=settings.max_gallery_items)
             apply_seed_once(settings)
         except SeedFileError as exc:
             raise click.ClickException(str(exc)) from None
