@@ -81,7 +81,7 @@ def _fault(body: FaultIn) -> Fault:
         if method is not None or match.path is not None:
             raise _bad("match.sourceHost matches source fetches only: no method or path with it")
         host = normal_host(match.sourceHost)
-        if not host or any(char in host for char in "/?#@ ") or host.count(":") == 1:
+        if not host or any(char in host for char in "/?#@[] ") or host.count(":") == 1:
             raise _bad("match.sourceHost: a host name or address alone (no scheme, port or path)")
     if body.status is None and body.delayMs == 0:
         raise _bad("a fault needs a status, a delayMs, or both")
