@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 from product_media.domain.access import CATALOG_SCOPES, token_hash
+from tests.conftest import scaled_backend
+from tests.databases import temporary_database
 from tests.inprocess import EMBEDDED, Backend, InProcessService, running
 from tests.media_factory import jpeg, png
 from tests.service import Service, cli
@@ -359,11 +361,24 @@ def _seeded(service: InProcessService) -> dict[str, Any]:
     return product
 
 
+@pytest.fixture(params=[EMBEDDED.name, "postgresql+s3"])
+def own_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """A backend of this test's own: a reset empties the whole catalog and bucket, which the
+    session's shared PostgreSQL database and bucket hold for other tests too."""
+    if request.param == EMBEDDED.name:
+        yield EMBEDDED
+        return
+    request.getfixturevalue("aws_session_env")
+    endpoint = request.getfixturevalue("s3_endpoint")
+    with temporary_database() as url:
+        yield scaled_backend(url, endpoint)
+
+
 def test_the_seed_is_there_at_start_and_a_restart_changes_nothing(
-    tmp_path: Path, sources: SourceServer
+    tmp_path: Path, sources: SourceServer, own_backend: Backend
 ) -> None:
     seed = _seed_file(tmp_path, sources)
-    service = _service(tmp_path, seed=seed)
+    service = _service(tmp_path, own_backend, seed=seed)
     with running(service):
         product = _seeded(service)
         assert (product["name"], product["sku"], product["price"]) == ("Seeded mug", "MUG-1", 10)
@@ -372,7 +387,7 @@ def test_the_seed_is_there_at_start_and_a_restart_changes_nothing(
         listed = _ok(service.client(SEED_TOKEN).get("/api/v3/7/products"))
         assert [item["id"] for item in listed["items"]] == [100, 101]
         # Changed after the seed: a restart must not put the seed's state back.
-        service.client(SEED_TOKEN).put("/api/v3/7/products/101", json={"name": "Renamed"})
+        _ok(service.client(SEED_TOKEN).put("/api/v3/7/products/101", json={"name": "Renamed"}))
     with running(service):
         assert _seeded(service) == product
         assert _files(service) == files
@@ -382,10 +397,10 @@ def test_the_seed_is_there_at_start_and_a_restart_changes_nothing(
 
 
 def test_a_reset_leaves_no_file_behind_and_ids_go_on(
-    tmp_path: Path, sources: SourceServer, backend: Backend
+    tmp_path: Path, sources: SourceServer, own_backend: Backend
 ) -> None:
     seed = _seed_file(tmp_path, sources)
-    with running(_service(tmp_path, backend, seed=seed)) as service:
+    with running(_service(tmp_path, own_backend, seed=seed)) as service:
         seeded_files = _files(service)
         before = _seeded(service)
         api = service.client(SEED_TOKEN)
@@ -411,7 +426,7 @@ def test_a_reset_leaves_no_file_behind_and_ids_go_on(
         after = _seeded(service)
         assert after["name"] == "Seeded mug" and len(after["media"]["images"]) == 2
         assert _files(service) == seeded_files
-        if backend is EMBEDDED:
+        if own_backend is EMBEDDED:
             on_disk = {p.name for p in service.settings.blob_dir.rglob("*") if p.is_file()}
             assert on_disk == seeded_files
         plate = _ok(api.get("/api/v3/7/products/101"))

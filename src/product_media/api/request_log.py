@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from dataclasses import dataclass
 
@@ -20,14 +19,13 @@ class LoggedCall:
 
 
 class RequestLog:
+    """Written and read on the event loop alone."""
+
     def __init__(self, kept: int = KEPT) -> None:
         self._calls: deque[LoggedCall] = deque(maxlen=kept)
-        self._lock = threading.Lock()
 
     def add(self, call: LoggedCall) -> None:
-        with self._lock:
-            self._calls.append(call)
+        self._calls.append(call)
 
     def newest_first(self) -> list[LoggedCall]:
-        with self._lock:
-            return list(reversed(self._calls))
+        return list(reversed(self._calls))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,29 +29,25 @@ class Faults:
         self._chance = chance
         self._ids = itertools.count(1)
         self._posted: list[PostedFault] = []
+        # Used from the event loop alone (routes, middleware, fetches), so without a lock.
         self._left: dict[str, int] = {}
-        # Fetches take faults from worker threads' event loops as well as the server's.
-        self._lock = threading.Lock()
 
     def add(self, fault: Fault) -> str:
-        with self._lock:
-            fault_id = str(next(self._ids))
-            self._posted.append(PostedFault(fault_id, fault))
-            if fault.times is not None:
-                self._left[fault_id] = fault.times
-            return fault_id
+        fault_id = str(next(self._ids))
+        self._posted.append(PostedFault(fault_id, fault))
+        if fault.times is not None:
+            self._left[fault_id] = fault.times
+        return fault_id
 
     def items(self) -> list[PostedFault]:
-        with self._lock:
-            return list(self._posted)
+        return list(self._posted)
 
     def clear(self) -> int:
         """Delete every fault; how many there were."""
-        with self._lock:
-            count = len(self._posted)
-            self._posted.clear()
-            self._left.clear()
-            return count
+        count = len(self._posted)
+        self._posted.clear()
+        self._left.clear()
+        return count
 
     def take_call(self, method: str, path: str) -> Fault | None:
         """The fault that fires for an API call, if any."""
@@ -72,14 +67,13 @@ class Faults:
         return fault.status
 
     def _take(self, applies: Callable[[Fault], bool]) -> Fault | None:
-        with self._lock:
-            for posted in self._posted:
-                if not applies(posted.fault) or self._chance() >= posted.fault.probability:
-                    continue
-                if posted.id in self._left:
-                    self._left[posted.id] -= 1
-                    if self._left[posted.id] == 0:
-                        del self._left[posted.id]
-                        self._posted.remove(posted)
-                return posted.fault
-            return None
+        for posted in self._posted:
+            if not applies(posted.fault) or self._chance() >= posted.fault.probability:
+                continue
+            if posted.id in self._left:
+                self._left[posted.id] -= 1
+                if self._left[posted.id] == 0:
+                    del self._left[posted.id]
+                    self._posted.remove(posted)
+            return posted.fault
+        return None
