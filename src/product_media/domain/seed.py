@@ -3,7 +3,7 @@ that applying it twice changes nothing the first time did not."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from product_media.domain.access import TokenKind
 from product_media.domain.media_update import MediaUpdate
@@ -36,7 +36,7 @@ class SeedStore:
 
 @dataclass(frozen=True)
 class Seed:
-    stores: tuple[SeedStore, ...] = field(default=())
+    stores: tuple[SeedStore, ...] = ()
 
 
 class SeedConflict(Exception):
