@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import trustme
 
+from product_media.domain.faults import Fault
 from product_media.ingest.address_policy import AddressPolicy, parse_networks
 from product_media.ingest.fetcher import (
     HEAD_BYTES,
@@ -24,6 +25,7 @@ from product_media.ingest.fetcher import (
     FetchLimits,
     TooLarge,
 )
+from product_media.service.faults import Faults
 from tests.source_server import SourceServer
 
 # 127.0.0.1 plays the public internet; 127.0.0.2 plays an internal host.
@@ -402,3 +404,38 @@ def test_download_is_cut_at_the_limit(source: SourceServer, tmp_path: Path, decl
     written = (tmp_path / "copy").stat().st_size
     # A declared length over the limit is refused before any of the body is read.
     assert written == 0 if declared else written <= 100_000
+
+
+# -- the emulator's faults: asked before each hop, by host ------------------------------------
+
+
+def _fetch_with_faults(url: str, faults: Faults, policy: AddressPolicy = PUBLIC) -> Fetched:
+    async def run() -> Fetched:
+        fetcher = Fetcher(policy, faults=faults)
+        try:
+            return await fetcher.fetch(url, LIMITS)
+        finally:
+            await fetcher.aclose()
+
+    return asyncio.run(run())
+
+
+def test_a_fault_answers_for_its_host_at_any_hop(source: SourceServer) -> None:
+    faults = Faults()
+    faults.add(Fault(source_host="img.invalid", status=410))
+    url = source.redirect("/to-faulted", "http://img.invalid/a.jpg")
+    with pytest.raises(FetchError, match=r"^HTTP 410 from source$"):
+        _fetch_with_faults(url, faults)
+    # The faulted host is never looked up, so even a refused address answers as the fault says.
+    faults.add(Fault(source_host="10.1.2.3", status=410))
+    with pytest.raises(FetchError, match=r"^HTTP 410 from source$"):
+        _fetch_with_faults("http://10.1.2.3/a.jpg", faults, NOTHING_ALLOWED)
+
+
+def test_a_delay_fault_then_fetches_as_usual(source: SourceServer) -> None:
+    faults = Faults()
+    faults.add(Fault(source_host=source.host, delay_ms=20, times=1))
+    url = source.add("/delayed.jpg", b"bytes")
+    assert _fetch_with_faults(url, faults).content == b"bytes"
+    assert faults.items() == []
+    assert source.hits("/delayed.jpg") == 1

@@ -10,10 +10,11 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
+from product_media.service.faults import Faults
 from product_media.service.ports import Ingest, Storage
 from product_media.settings import Settings
 from product_media.storage.catalog import SqlCatalog
@@ -51,6 +52,8 @@ class Adapters:
     fetcher: Fetcher | None = None
     # Where ingest streams video downloads; the sweep clears what dead processes left there.
     scratch: Scratch | None = None
+    # The emulator's injected faults; `fetcher` consults them.
+    faults: Faults = field(default_factory=Faults)
 
     @property
     def storage(self) -> Storage:
@@ -144,7 +147,8 @@ def build(settings: Settings) -> Adapters:
     owner = new_owner_id()
     catalog = build_catalog(settings)
     blobs = build_blobs(settings, owner)
-    fetcher = Fetcher(AddressPolicy(settings.allow_source_networks))
+    faults = Faults()
+    fetcher = Fetcher(AddressPolicy(settings.allow_source_networks), faults=faults)
     scratch = Scratch(settings.scratch_dir, owner)
     rate_limiter = build_rate_limiter(
         settings.rate_limit_per_minute, settings.redis_url, catalog.engine
@@ -160,4 +164,5 @@ def build(settings: Settings) -> Adapters:
         prepare=prepare,
         fetcher=fetcher,
         scratch=scratch,
+        faults=faults,
     )

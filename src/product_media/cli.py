@@ -285,6 +285,17 @@ def main() -> None:
     default=None,
     help="text or json [text] (PRODUCT_MEDIA_LOG_FORMAT)",
 )
+@click.option(
+    "--seed",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="JSON file of stores, tokens and products to create at start (PRODUCT_MEDIA_SEED)",
+)
+@click.option(
+    "--admin-token",
+    default=None,
+    help="Token of the /_emulator routes: reset, faults, requests (PRODUCT_MEDIA_ADMIN_TOKEN)",
+)
 @click.option("--demo", is_flag=True, help="Create a demo store, token and product if none exist")
 def serve(demo: bool, allow_source_networks: tuple[str, ...], **options: Any) -> None:
     """Run the HTTP server."""
@@ -294,6 +305,16 @@ def serve(demo: bool, allow_source_networks: tuple[str, ...], **options: Any) ->
     # A database that cannot be used is one line here, not a traceback from every worker.
     _reachable(settings)
     configure_logging(settings.log_format)
+    if settings.seed is not None:
+        from product_media.api.app import apply_seed_once
+        from product_media.seed_file import SeedFileError, load_seed
+
+        try:
+            # A file that is wrong in itself is told before anything starts.
+            load_seed(settings.seed, max_gallery_items=settings.max_gallery_items)
+            apply_seed_once(settings)
+        except SeedFileError as exc:
+            raise click.ClickException(str(exc)) from None
     if demo:
         _demo(settings)
     import uvicorn

@@ -114,6 +114,20 @@ class Settings(BaseSettings):
     allow_query_token: bool = Field(
         False, description="Also read the token from ?token= (what older Ecwid clients send)"
     )
+    seed: Path | None = Field(
+        None, description="JSON file of stores, tokens and products created at start and reset"
+    )
+    admin_token: str | None = Field(
+        None,
+        repr=False,
+        description="Bearer token of the /_emulator routes (reset, faults, requests); unset: none",
+    )
+
+    @field_validator("admin_token")
+    @classmethod
+    def _unset_when_empty(cls, value: str | None) -> str | None:
+        # PRODUCT_MEDIA_ADMIN_TOKEN= (empty) turns the routes off, as leaving it out does.
+        return value or None
 
     @field_validator("allow_source_networks", mode="before")
     @classmethod

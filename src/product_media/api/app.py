@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from product_media import __version__
 from product_media.api import (
     cors,
+    emulator,
     errors,
     files,
     images,
@@ -25,14 +26,19 @@ from product_media.api import (
     profile,
     videos,
 )
+from product_media.api.faults import InjectFaults
 from product_media.api.in_flight import CountWrites, WritesInFlight
 from product_media.api.limits import BodyLimits, UploadRoutes
 from product_media.api.paths import TrailingSlash
+from product_media.api.request_log import RequestLog
 from product_media.api.state import AppState
 from product_media.bootstrap import Adapters, build
+from product_media.domain.seed import Seed, SeedConflict
 from product_media.ingest.images import configure_vips
 from product_media.logs import configure_logging
+from product_media.seed_file import SeedFileError, load_seed
 from product_media.service.jobs import JobRunner
+from product_media.service.seed import apply_seed
 from product_media.service.sweep import sweep
 from product_media.settings import Settings
 
@@ -137,6 +143,25 @@ async def _end_lease(adapters: Adapters, writes: WritesInFlight, seconds: float)
         )
 
 
+async def _seed(settings: Settings, adapters: Adapters) -> Seed | None:
+    """Read the seed file that settings name and create what it asks for; SeedFileError."""
+    path = settings.seed
+    if path is None:
+        return None
+    seed = await run_sync(lambda: load_seed(path, max_gallery_items=settings.max_gallery_items))
+    try:
+        await apply_seed(
+            adapters.catalog,
+            adapters.storage,
+            adapters.ingest,
+            seed,
+            time_limit=settings.update_timeout,
+        )
+    except SeedConflict as exc:
+        raise SeedFileError(f"seed file {path}: {exc}") from None
+    return seed
+
+
 def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     """The app on `adapters`, or on those `settings` name when none are handed in."""
 
@@ -152,10 +177,13 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
             await run_sync(built.leases.register, built.owner)
             try:
                 await run_sync(lambda: _sweep(built, always_collect=True))
+                seed = await _seed(settings, built)
                 jobs = JobRunner(
                     built.storage, built.ingest, built.leases, time_limit=settings.update_timeout
                 )
-                app.state.product_media = AppState(settings=settings, adapters=built, jobs=jobs)
+                app.state.product_media = AppState(
+                    settings=settings, adapters=built, jobs=jobs, seed=seed
+                )
                 app.state.readiness = _Readiness(built)
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(_renew_lease, built, settings.owner_lease / 3)
@@ -188,6 +216,7 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     app.include_router(images.router)
     app.include_router(files.router)
     app.include_router(ops.router())
+    app.include_router(emulator.router)
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_body_bytes,
@@ -197,10 +226,25 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     )
     app.add_middleware(TrailingSlash)
     app.add_middleware(CountWrites, writes=writes)
+    app.add_middleware(InjectFaults)
     cors.install(app, settings.cors_origins)
-    observe.install(app)
+    # The emulator's log of API calls; this process's alone (the emulator runs one worker).
+    app.state.request_log = RequestLog()
+    observe.install(app, app.state.request_log)
     app.openapi = _openapi(app, settings)  # type: ignore[method-assign]
     return app
+
+
+def apply_seed_once(settings: Settings) -> None:
+    """Start the app and stop it again, which applies the seed: `serve` does it before it
+    listens, so that a bad seed is one line (SeedFileError), not a failed start's traceback."""
+    app = create_app(settings)
+
+    async def start_and_stop() -> None:
+        async with app.router.lifespan_context(app):
+            pass
+
+    anyio.run(start_and_stop)
 
 
 def app_from_environment() -> FastAPI:

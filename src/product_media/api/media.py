@@ -21,7 +21,8 @@ from product_media.service import media
 router = APIRouter()
 
 
-def _parse(body: MediaUpdateIn, max_gallery_items: int) -> MediaUpdate:
+def parse_update(body: MediaUpdateIn, max_gallery_items: int) -> MediaUpdate:
+    """The update a PUT .../media body asks for (a seed file's `media` too); InvalidUpdate."""
     main = None if body.mainMedia is None else (body.mainMedia.imageUrl, body.mainMedia.videoUrl)
     gallery = [(item.imageUrl, item.videoUrl) for item in body.galleryMedia or ()]
     return build_update(main, gallery, max_gallery_items=max_gallery_items)
@@ -53,7 +54,7 @@ async def update_media(
     state: Annotated[AppState, Depends(app_state)],
     request: Request,
 ) -> dict[str, Any] | Response:
-    update = _parse(body, state.settings.max_gallery_items)
+    update = parse_update(body, state.settings.max_gallery_items)
     results = await unless_client_leaves(
         request.receive,
         media.update_media(

@@ -12,6 +12,8 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from product_media import logs, metrics
+from product_media.api.request_log import LoggedCall, RequestLog
+from product_media.domain.faults import API_PREFIX, under
 
 access_log = logging.getLogger("product_media.access")
 
@@ -44,10 +46,12 @@ def _printable(path: str) -> str:
 
 
 class Observe:
-    """Pure ASGI middleware; outermost (see `install`), so it sees every answer."""
+    """Pure ASGI middleware; outermost (see `install`), so it sees every answer. API calls
+    also go to `requests` (the emulator's request log)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, requests: RequestLog | None = None) -> None:
         self.app = app
+        self.requests = requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,7 +83,12 @@ class Observe:
             raise
         finally:
             status = 500 if failed else (sent_status or CLIENT_CLOSED)
-            _record(scope, status, time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            _record(scope, status, seconds)
+            if self.requests is not None and under(scope["path"], API_PREFIX):
+                duration_ms = round(seconds * 1000, 1)
+                call = LoggedCall(scope["method"], scope["path"], status, duration_ms, rid)
+                self.requests.add(call)
             logs.request_id.reset(token)
 
 
@@ -102,12 +111,12 @@ def _record(scope: Scope, status: int, seconds: float) -> None:
     )
 
 
-def install(app: Starlette) -> None:
+def install(app: Starlette, requests: RequestLog | None = None) -> None:
     """Wrap the whole middleware stack of `app` in Observe. `app.add_middleware` would put it
     inside Starlette's ServerErrorMiddleware, whose 500 answers would then lack X-Request-Id."""
     build = app.build_middleware_stack
 
     def build_observed() -> ASGIApp:
-        return Observe(build())
+        return Observe(build(), requests)
 
     app.build_middleware_stack = build_observed  # type: ignore[method-assign]

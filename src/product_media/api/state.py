@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from product_media.bootstrap import Adapters
+from product_media.domain.seed import Seed
 from product_media.service.jobs import JobRunner
 from product_media.service.ports import Storage
 from product_media.settings import Settings
@@ -18,6 +19,8 @@ class AppState:
     adapters: Adapters
     # Runs the async image jobs; woken when one is accepted.
     jobs: JobRunner | None = None
+    # The seed applied at start, and again by each reset.
+    seed: Seed | None = None
 
     @property
     def storage(self) -> Storage:

@@ -15,7 +15,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import anyio
@@ -41,6 +41,14 @@ class FetchLimits:
     connect_timeout: float
     total_timeout: float
     max_redirects: int = 5
+
+
+class SourceFaults(Protocol):
+    """Faults injected into fetches (the emulator's): asked before each request to a host."""
+
+    async def before_fetch(self, host: str) -> int | None:
+        """Wait as a fault says; the status the source is to seem to answer, or None."""
+        ...
 
 
 class FetchError(Exception):
@@ -119,9 +127,12 @@ class Fetcher:
         *,
         user_agent: str = "product-media/0.1",
         verify: ssl.SSLContext | None = None,
+        faults: SourceFaults | None = None,
     ) -> None:
-        """`verify` replaces the default trust store (certifi) for https sources."""
+        """`verify` replaces the default trust store (certifi) for https sources; `faults`
+        may delay a request or answer it in the source's place."""
         self._policy = policy
+        self._faults = faults
         self._headers = {"User-Agent": user_agent, "Accept-Encoding": "identity"}
         # A transport rather than a client: a client parses every Location header with its own
         # URL parser, stricter than the one _parse uses, even when not following redirects, and
@@ -193,6 +204,11 @@ class Fetcher:
     ) -> R:
         hop = _parse(url, not_http="not an http(s) URL")
         for _ in range(limits.max_redirects + 1):
+            if self._faults is not None:
+                # Before the host is resolved, so that a fault stands in for any source.
+                status = await self._faults.before_fetch(hop.host)
+                if status is not None:
+                    raise _status_failure(status)
             response = await self._open(hop, await self._resolve(hop), limits)
             try:
                 if response.status_code not in _REDIRECT_STATUSES:
@@ -282,10 +298,15 @@ def _tls_failure(exc: BaseException) -> str | None:
     return None
 
 
+def _status_failure(status: int) -> FetchError:
+    """What a source that answers `status` (not a success) fails with."""
+    return FetchError(f"HTTP {status} from source")
+
+
 def _check_response(response: httpx.Response, max_bytes: int) -> None:
     """Refuse what the status and headers tell already, before any of the body is read."""
     if not response.is_success:
-        raise FetchError(f"HTTP {response.status_code} from source")
+        raise _status_failure(response.status_code)
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
         # Decompressing would let a small download expand past max_bytes.

@@ -30,10 +30,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from product_media.domain.access import Grant, TokenKind
+from product_media.domain.access import Grant, TokenKind, token_hash, token_prefix
 from product_media.domain.media import MediaSet
 from product_media.domain.product import Product
 from product_media.domain.product_edits import ProductChanges, ProductSearch, SortBy
+from product_media.domain.seed import Seed, SeedConflict, SeedProduct
 from product_media.storage import ids, rows
 from product_media.storage.engine import (
     db_now,
@@ -49,11 +50,14 @@ from product_media.storage.tables import (
     blob_claims,
     blob_marks,
     blob_refs,
+    gallery_items,
+    images,
     media_jobs,
     owners,
     products,
     stores,
     tokens,
+    videos,
 )
 
 T = TypeVar("T")
@@ -359,6 +363,92 @@ class SqlCatalog:
     def reserve_media_id(self) -> int:
         with write_transaction(self.engine) as conn:
             return ids.next_id(conn, "media")
+
+    # -- the emulator's seed and reset ------------------------------------------------------
+
+    def add_seed(self, seed: Seed) -> list[tuple[int, SeedProduct]]:
+        """Create, in one transaction, the stores, tokens and products of `seed` that the
+        catalog lacks (what exists is left as it is); returns the products created, with their
+        store ids, for their media to be written. Raises SeedConflict, and nothing changes."""
+        created: list[tuple[int, SeedProduct]] = []
+        with write_transaction(self.engine) as conn:
+            ids.lock_for_explicit(conn, "stores")
+            ids.lock_for_explicit(conn, "products")
+            for store in seed.stores:
+                if not _store_exists(conn, store.id):
+                    conn.execute(insert(stores).values(id=store.id, name=store.name))
+                    ids.move_past(conn, "stores", store.id)
+                for number, token in enumerate(store.tokens):
+                    hashed = token_hash(token.token)
+                    holder = conn.execute(
+                        select(tokens.c.store_id).where(tokens.c.token_hash == hashed)
+                    ).scalar()
+                    if holder is None:
+                        conn.execute(
+                            insert(tokens).values(
+                                store_id=store.id,
+                                token_hash=hashed,
+                                kind=token.kind,
+                                scopes=",".join(sorted(token.scopes)),
+                                prefix=token_prefix(token.token),
+                            )
+                        )
+                    elif holder != store.id:
+                        raise SeedConflict(
+                            f"token {number + 1} of store {store.id} is a token of store {holder}"
+                        )
+                for product in store.products:
+                    if self._seed_product(conn, store.id, product):
+                        created.append((store.id, product))
+        return created
+
+    def _seed_product(self, conn: Connection, store_id: int, product: SeedProduct) -> bool:
+        holder = conn.execute(
+            select(products.c.store_id).where(products.c.id == product.id)
+        ).scalar()
+        if holder == store_id:
+            return False
+        if holder is not None:
+            raise SeedConflict(f"product {product.id} is a product of store {holder}")
+        try:
+            _check_sku(conn, store_id, product.sku, None)
+        except SkuTaken:
+            raise SeedConflict(
+                f"SKU {product.sku!r} of product {product.id} is taken by another product of "
+                f"store {store_id}"
+            ) from None
+        fresh = Product(product.id, store_id, product.name, product.sku, product.price)
+        now = db_now()
+        conn.execute(
+            insert(products).values(
+                id=product.id,
+                store_id=store_id,
+                created_at=now,
+                updated_at=now,
+                **_product_fields(fresh),
+            )
+        )
+        ids.move_past(conn, "products", product.id)
+        return True
+
+    def empty(self) -> frozenset[str]:
+        """Delete every store with its tokens, products, media and async jobs; ids handed out
+        later still go past every id used before. Returns the blob keys the media used."""
+        with write_transaction(self.engine) as conn:
+            used = frozenset(conn.execute(select(blob_refs.c.key).distinct()).scalars())
+            # Children first: nothing here relies on ON DELETE CASCADE.
+            for table in (
+                blob_refs,
+                gallery_items,
+                media_jobs,
+                images,
+                videos,
+                products,
+                tokens,
+                stores,
+            ):
+                conn.execute(delete(table))
+            return used
 
     # -- async image jobs --------------------------------------------------------------------
 

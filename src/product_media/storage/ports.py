@@ -15,6 +15,7 @@ from product_media.domain.access import Grant
 from product_media.domain.media import MediaSet
 from product_media.domain.product import Product
 from product_media.domain.product_edits import ProductChanges, ProductSearch
+from product_media.domain.seed import Seed, SeedProduct
 
 T = TypeVar("T")
 
@@ -287,7 +288,20 @@ class Sweepable(Protocol):
         ...
 
 
-class ServiceCatalog(Catalog, BlobLedger, Sweepable, AccessCatalog, Protocol):
+class SeedCatalog(Protocol):
+    """What the emulator's seed and reset need of the catalog."""
+
+    def add_seed(self, seed: Seed) -> list[tuple[int, SeedProduct]]:
+        """Create what `seed` names and the catalog lacks, in one transaction; the products
+        created, with their store ids. Raises SeedConflict, and then nothing changes."""
+        ...
+
+    def empty(self) -> frozenset[str]:
+        """Delete every store and all it holds (ids still only grow); the blob keys it used."""
+        ...
+
+
+class ServiceCatalog(Catalog, BlobLedger, Sweepable, AccessCatalog, SeedCatalog, Protocol):
     """Everything a running server asks of its catalog."""
 
     def migrate(self) -> None: ...
