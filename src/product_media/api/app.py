@@ -11,6 +11,7 @@ import anyio
 from anyio.to_thread import run_sync
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 
 from product_media import __version__
 from product_media.api import (
@@ -21,6 +22,7 @@ from product_media.api import (
     media,
     observe,
     ops,
+    page,
     products,
     profile,
     videos,
@@ -172,7 +174,8 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
             with anyio.CancelScope(shield=True):
                 await built.aclose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load their scripts from this server, never a CDN.
+    app = FastAPIOffline(
         title="product-media",
         version=__version__,
         summary="Product images and videos behind an Ecwid REST API v3 compatible API",
@@ -188,12 +191,14 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     app.include_router(images.router)
     app.include_router(files.router)
     app.include_router(ops.router())
+    app.include_router(page.router)
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_body_bytes,
         max_gallery_items=settings.max_gallery_items,
         uploads=UPLOADS,
         max_upload_bytes=settings.image_max_bytes,
+        forms=UploadRoutes(page.FORM_ROUTES),
     )
     app.add_middleware(TrailingSlash)
     app.add_middleware(CountWrites, writes=writes)
