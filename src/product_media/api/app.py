@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from product_media import __version__
 from product_media.api import (
     cors,
+    docs,
     errors,
     files,
     images,
@@ -174,8 +175,11 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
             with anyio.CancelScope(shield=True):
                 await built.aclose()
 
-    # FastAPIOffline: /docs and /redoc load their scripts from this server, never a CDN.
+    # FastAPIOffline: /docs (and docs.py's /redoc) load their scripts from this server, never
+    # from a CDN.
     app = FastAPIOffline(
+        redoc_url=None,
+        static_url=docs.OFFLINE_ASSETS,
         title="product-media",
         version=__version__,
         summary="Product images and videos behind an Ecwid REST API v3 compatible API",
@@ -192,6 +196,7 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     app.include_router(files.router)
     app.include_router(ops.router())
     app.include_router(page.router)
+    app.include_router(docs.router)
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_body_bytes,
