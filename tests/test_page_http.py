@@ -156,6 +156,13 @@ def test_without_a_token_the_page_is_a_form(service: InProcessService) -> None:
     assert "<script" not in response.text
 
 
+def test_an_unknown_bearer_token_is_refused(service: InProcessService) -> None:
+    with service.client("secret_unknown-to-this-server") as stranger:
+        response = stranger.get("/")
+    assert response.status_code == 403
+    assert "not known to this server" in response.text
+
+
 def test_the_page_lists_the_store_products_with_thumbnails(
     service: InProcessService, api: httpx.Client, store: tuple[int, str], shop: dict[str, Any]
 ) -> None:

@@ -129,6 +129,8 @@ async def _store(
 async def index(request: Request, state: State) -> Response:
     reading = await reader(request, state)
     if not reading.grants:
+        if not reading.from_cookie:
+            return _sign_in(request, state, 403, "The Bearer token is not known to this server.")
         message = "A token you saved no longer works." if reading.stale else ""
         return _sign_in(request, state, 200, message, reading)
     stores = []

@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 from product_media.domain.media_update import MediaSource, MediaUpdate
 from product_media.domain.plan import ItemResult, UpdateResults
 
-# A URL inside a message: its query string (and any credentials) go as in `shown_url`.
-_URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>]+", re.IGNORECASE)
+# A URL inside a message (messages put a colon or a full stop after it): its query string and
+# any credentials go as in `shown_url`.
+_URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>]*[^\s\"'<>:,.;)]", re.IGNORECASE)
 HIDDEN = "…"
 
 
