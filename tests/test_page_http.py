@@ -8,13 +8,14 @@ from __future__ import annotations
 import re
 import uuid
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from markupsafe import escape
 
-from tests.inprocess import InProcessService
+from tests.inprocess import InProcessService, running
 from tests.media_factory import jpeg, png
 from tests.source_server import SourceServer
 from tests.video_factory import webm
@@ -417,3 +418,17 @@ def test_the_docs_load_nothing_from_elsewhere(service: InProcessService, path: s
             assert fetched.status_code == 200, asset
             assert len(fetched.content) > 1000
         assert "cdn." not in page.text and "fonts.googleapis" not in page.text
+
+
+def test_page_reads_count_against_the_token_rate_limit(tmp_path: Path) -> None:
+    with running(InProcessService(tmp_path / "limited", rate_limit_per_minute=3)) as limited:
+        store_id, token = limited.new_store()
+        with limited.client(token) as api:
+            assert api.get(f"/api/v3/{store_id}/products").status_code == 200
+            assert api.get("/").status_code == 200
+            assert api.get(f"/stores/{store_id}").status_code == 200
+            refused = api.get("/")
+            assert refused.status_code == 429
+            assert int(refused.headers["retry-after"]) >= 1
+            assert "at most 3 a minute" in refused.text
+            assert api.get(f"/api/v3/{store_id}/products").status_code == 429

@@ -30,6 +30,7 @@ from product_media.api import (
 )
 from product_media.api.in_flight import CountWrites, WritesInFlight
 from product_media.api.limits import BodyLimits, UploadRoutes
+from product_media.api.page_session import RateLimited
 from product_media.api.paths import TrailingSlash
 from product_media.api.state import AppState
 from product_media.bootstrap import Adapters, build
@@ -196,6 +197,7 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     app.include_router(files.router)
     app.include_router(ops.router())
     app.include_router(page.router)
+    app.add_exception_handler(RateLimited, page.rate_limited)
     app.include_router(docs.router)
     app.add_middleware(
         BodyLimits,

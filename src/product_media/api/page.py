@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from product_media.api.ids import MAX_ID
 from product_media.api.page_session import (
     MAX_TOKENS,
+    RateLimited,
     Reader,
     cookie_tokens,
     form_allowed,
@@ -232,6 +233,15 @@ async def forget_tokens(request: Request, state: State) -> Response:
         )
     response = _back_home()
     keep_tokens(request, response, [])
+    return response
+
+
+async def rate_limited(request: Request, exc: Exception) -> Response:
+    """A page read over its token's rate limit: 429 with Retry-After, as the API answers."""
+    assert isinstance(exc, RateLimited)
+    state = app_state(request)
+    response = _page(request, state, "missing.html", 429, what=None, message=str(exc))
+    response.headers["Retry-After"] = str(exc.seconds)
     return response
 
 

@@ -65,14 +65,25 @@ async def grant_of(state: AppState, token: str) -> Grant | None:
     return found[1]
 
 
+class RateLimited(Exception):
+    def __init__(self, seconds: int, per_minute: int) -> None:
+        super().__init__(f"Too many requests: at most {per_minute} a minute per token")
+        self.seconds = seconds
+
+
 async def reader(request: Request, state: AppState) -> Reader:
-    """The request's valid tokens: its Bearer token alone when it sends one, else the cookie's."""
+    """The request's valid tokens: its Bearer token alone when it sends one, else the cookie's.
+    Each counts against its token's rate limit, as an API call does (RateLimited)."""
     bearer = _bearer(request)
     tokens = [bearer] if bearer is not None else cookie_tokens(request)
     grants = []
+    limiter = state.adapters.rate_limiter
     for token in tokens:
         grant = await grant_of(state, token)
         if grant is not None:
+            wait = await limiter.retry_after(token_hash(token))
+            if wait is not None:
+                raise RateLimited(wait, limiter.per_minute)
             grants.append((token, grant))
     return Reader(tuple(grants), from_cookie=bearer is None, stale=len(tokens) - len(grants))
 
