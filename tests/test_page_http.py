@@ -432,3 +432,27 @@ def test_page_reads_count_against_the_token_rate_limit(tmp_path: Path) -> None:
             assert int(refused.headers["retry-after"]) >= 1
             assert "at most 3 a minute" in refused.text
             assert api.get(f"/api/v3/{store_id}/products").status_code == 429
+
+
+def test_behind_https_the_cookies_are_secure(tmp_path: Path) -> None:
+    """PUBLIC_URL names where browsers reach the service (a proxy that ends TLS): the cookies
+    are then never sent over plain HTTP, and media come from that origin."""
+    with (
+        running(InProcessService(tmp_path / "tls", public_url="https://media.example")) as svc,
+        svc.client(None) as browser,
+    ):
+        _, token = svc.new_store()
+        first = browser.get("/")
+        assert "Secure" in first.headers["set-cookie"]
+        assert "img-src 'self' https://media.example;" in first.headers["content-security-policy"]
+        key = first.cookies["product_media_form"]
+        response = browser.post(
+            "/page/tokens",
+            content=f"token={token}&form_key={key}",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": f"product_media_form={key}",
+            },
+        )
+        assert response.status_code == 303
+        assert "Secure" in response.headers["set-cookie"]
