@@ -1,6 +1,7 @@
 """Request-body rules applied before routing: JSON, image bytes on the upload routes that
-take them, or an HTML form on the media page's form routes (else 415); at most N bytes and at most MAX_JSON_ITEMS items (413); and the gallery
-limit that validation checks before it looks at any item."""
+take them, or an HTML form on the media page's form routes (else 415); at most N bytes and at
+most MAX_JSON_ITEMS items (413); and the gallery limit that validation checks before it looks at
+any item."""
 
 from __future__ import annotations
 
