@@ -456,3 +456,23 @@ def test_behind_https_the_cookies_are_secure(tmp_path: Path) -> None:
         )
         assert response.status_code == 303
         assert "Secure" in response.headers["set-cookie"]
+
+
+def test_the_form_routes_take_forms_only(service: InProcessService) -> None:
+    with service.client(None) as browser:
+        response = browser.post("/page/tokens", json={"token": "secret_x"})
+    assert response.status_code == 415
+
+
+def test_a_store_with_many_products_is_paged(
+    service: InProcessService, api: httpx.Client, store: tuple[int, str]
+) -> None:
+    store_id = store[0]
+    for n in range(51):
+        _product(api, store_id, f"Item {n:02d}")
+    first = api.get("/").text
+    assert "Item 49" in first and "Item 50" not in first
+    assert any(a.get("href") == f"/stores/{store_id}?offset=50" for a in tags(first, "a"))
+    second = api.get(f"/stores/{store_id}?offset=50").text
+    assert "Item 50" in second and "Item 49" not in second
+    assert any(a.get("href") == f"/stores/{store_id}?offset=0" for a in tags(second, "a"))
