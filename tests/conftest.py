@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.browser import chromium_problem
 from tests.databases import postgresql_problem, redis_problem, strict, temporary_database
 from tests.inprocess import EMBEDDED, Backend, InProcessService
 from tests.node_clients import node_problem
@@ -20,7 +21,7 @@ from tests.source_server import SourceServer
 def pytest_report_header() -> list[str]:
     """One loud line per missing service, up front, instead of a skip per test."""
     lines = []
-    for problem in (postgresql_problem(), redis_problem(), node_problem()):
+    for problem in (postgresql_problem(), redis_problem(), node_problem(), chromium_problem()):
         if problem is not None:
             verdict = "tests that need it FAIL (CI)" if strict() else "tests that need it SKIP"
             lines.append(f"!!! {problem} is not available: {verdict}")

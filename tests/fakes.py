@@ -20,6 +20,7 @@ from product_media.domain.access import CATALOG_SCOPES, Grant, TokenKind, token_
 from product_media.domain.media import Image, MediaSet, Video
 from product_media.domain.product import Product
 from product_media.domain.product_edits import ProductChanges, ProductSearch
+from product_media.domain.update_report import UpdateReport
 from product_media.ingest.fetcher import (
     HEAD_BYTES,
     Downloaded,
@@ -48,6 +49,7 @@ class FakeCatalog:
         self.claims: dict[str, set[tuple[str, str]]] = {}  # claim -> {(owner, key)}
         self.marks: dict[str, str] = {}  # key -> owner
         self.jobs: dict[int, tuple[MediaJob, str | None]] = {}  # id -> (job, holder)
+        self.reports: dict[int, UpdateReport] = {}  # product id -> its last media update
         self._next_id = 1
         # Called inside update_media's "transaction", before it reads: for races in tests.
         self.before_update: Callable[[], None] = lambda: None
@@ -123,12 +125,19 @@ class FakeCatalog:
         ]
         return len(found), found[offset : offset + limit]
 
+    def update_report(self, store_id: int, product_id: int) -> UpdateReport | None:
+        with self._lock:
+            if self.get_product(store_id, product_id) is None:
+                return None
+            return self.reports.get(product_id)
+
     def delete_product(self, store_id: int, product_id: int) -> frozenset[str] | None:
         with self._lock:
             product = self.get_product(store_id, product_id)
             if product is None:
                 return None
             del self.products[product_id]
+            self.reports.pop(product_id, None)
             return product.media.blob_keys()
 
     def update_media(
@@ -140,6 +149,7 @@ class FakeCatalog:
         *,
         changes: ProductChanges | None = None,
         job: int | None = None,
+        report: Callable[[T], UpdateReport] | None = None,
     ) -> tuple[T, frozenset[str]] | None:
         with self._lock:
             self.before_update()
@@ -158,6 +168,8 @@ class FakeCatalog:
             self.products[product_id] = replace(edited, media=self._with_ids(new))
             if job is not None:
                 self.jobs.pop(job, None)
+            if report is not None:
+                self.reports[product_id] = report(outcome)
             return outcome, (current.blob_keys() | released) - new.blob_keys()
 
     def reserve_media_id(self) -> int:

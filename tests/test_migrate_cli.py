@@ -16,7 +16,9 @@ from sqlalchemy import Engine, select
 
 from product_media.domain.blob_keys import blob_key
 from product_media.domain.media import Alt, Blob, Image, MediaSet, Video, VideoFiles
+from product_media.domain.plan import ItemResult
 from product_media.domain.product import Product
+from product_media.domain.update_report import ReportedItem, UpdateReport
 from product_media.service.blob_lifetimes import write_claimed
 from product_media.storage.catalog import SqlCatalog
 from product_media.storage.engine import make_engine
@@ -80,7 +82,14 @@ def _give_media(source: Source, store: int, product: int, seed: str) -> None:
     )
     claim = f"claim-{seed}"
     write_claimed(source.catalog, source.blobs, claim, "test", contents)
-    assert source.catalog.update_media(store, product, claim, lambda _current: (media, None))
+    # And the report of the update that set them, as the media page shows it.
+    report = UpdateReport(
+        main=ReportedItem(f"https://{seed}.example/main.jpg", None, ItemResult(True, id="0")),
+        gallery=(ReportedItem(None, f"https://{seed}.example/v.mp4", ItemResult(True, id="1")),),
+    )
+    assert source.catalog.update_media(
+        store, product, claim, lambda _current: (media, None), report=lambda _outcome: report
+    )
     source.contents |= contents
 
 
@@ -267,6 +276,9 @@ def test_migrates_to_postgresql_and_s3(source: Source, s3_endpoint: str) -> None
             _assert_blobs(S3BlobStore(f"s3://{bucket}/media", endpoint_url=s3_endpoint), expected)
 
             _assert_ids_go_on(source, target)
+            store, product = source.products[0]
+            carried = target.update_report(store, product)
+            assert carried is not None and carried == source.catalog.update_report(store, product)
         finally:
             target.close()
 

@@ -332,3 +332,21 @@ def test_the_sweep_clears_scratch_files_of_dead_processes(tmp_path: Path) -> Non
     scratch = Scratch(downloads, "me")
     sweep(FakeCatalog(alive=leases.is_alive), FakeBlobStore(), leases, "me", scratch=scratch)
     assert sorted(path.name for path in downloads.iterdir()) == ["me.2.download"]
+
+
+def test_the_report_of_an_update_is_kept_by_its_own_commit(world: World) -> None:
+    kept = world.add("a.jpg", jpeg(100, 80))
+    anyio.run(world.update, kept, ("https://shop.example/missing?sig=1",))
+    report = world.catalog.reports[world.product_id]
+    assert report.main is not None and report.main.image_url == kept
+    (failed,) = report.gallery
+    assert failed.image_url == "https://shop.example/missing?…"
+    assert failed.result.error_code == DOWNLOAD_IMAGE_FAILED
+    assert failed.result.error_message is not None and "sig=1" not in failed.result.error_message
+
+    # An update whose commit is refused leaves the last report as it was.
+    world.catalog.before_update = lambda: world.catalog.drop_owner_state({OWNER})
+    with pytest.raises(UpdateInterrupted):
+        anyio.run(world.update, world.add("b.jpg", jpeg(90, 60)))
+    assert world.catalog.reports[world.product_id] == report
+    world.assert_settled()

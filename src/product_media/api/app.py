@@ -11,10 +11,12 @@ import anyio
 from anyio.to_thread import run_sync
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 
 from product_media import __version__
 from product_media.api import (
     cors,
+    docs,
     emulator,
     errors,
     files,
@@ -22,6 +24,7 @@ from product_media.api import (
     media,
     observe,
     ops,
+    page,
     products,
     profile,
     videos,
@@ -29,6 +32,7 @@ from product_media.api import (
 from product_media.api.faults import InjectFaults
 from product_media.api.in_flight import CountWrites, WritesInFlight
 from product_media.api.limits import BodyLimits, UploadRoutes
+from product_media.api.page_session import RateLimited
 from product_media.api.paths import TrailingSlash
 from product_media.api.request_log import RequestLog
 from product_media.api.state import AppState
@@ -200,7 +204,11 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
             with anyio.CancelScope(shield=True):
                 await built.aclose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs (and docs.py's /redoc) load their scripts from this server, never
+    # from a CDN.
+    app = FastAPIOffline(
+        redoc_url=None,
+        static_url=docs.OFFLINE_ASSETS,
         title="product-media",
         version=__version__,
         summary="Product images and videos behind an Ecwid REST API v3 compatible API",
@@ -217,12 +225,16 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     app.include_router(files.router)
     app.include_router(ops.router())
     app.include_router(emulator.router)
+    app.include_router(page.router)
+    app.add_exception_handler(RateLimited, page.rate_limited)
+    app.include_router(docs.router)
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_body_bytes,
         max_gallery_items=settings.max_gallery_items,
         uploads=UPLOADS,
         max_upload_bytes=settings.image_max_bytes,
+        forms=UploadRoutes(page.FORM_ROUTES),
     )
     app.add_middleware(TrailingSlash)
     app.add_middleware(CountWrites, writes=writes)

@@ -1,6 +1,7 @@
-"""Request-body rules applied before routing: JSON, or image bytes on the upload routes that
-take them (else 415); at most N bytes and at most MAX_JSON_ITEMS items (413); and the gallery
-limit that validation checks before it looks at any item."""
+"""Request-body rules applied before routing: JSON, image bytes on the upload routes that
+take them, or an HTML form on the media page's form routes (else 415); at most N bytes and at
+most MAX_JSON_ITEMS items (413); and the gallery limit that validation checks before it looks at
+any item."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from product_media.api.schemas import GALLERY_LIMIT
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+_FORM = "application/x-www-form-urlencoded"
 
 # Decoding JSON holds the event loop, in a worker thread too (the decoder keeps the GIL):
 # about 50 ms for 1 MiB of tiny items ([1,1,...] or [{},{},...]), and four clients sending
@@ -83,8 +85,11 @@ class BodyLimits:
         max_gallery_items: int | None = None,
         uploads: UploadRoutes | None = None,
         max_upload_bytes: int = 0,
+        forms: UploadRoutes | None = None,
     ) -> None:
         self.app = app
+        # The routes that take an HTML form (the media page's), as small as JSON bodies.
+        self.forms = forms or UploadRoutes(())
         self.max_bytes = max_bytes
         self.max_gallery_items = max_gallery_items
         self.uploads = uploads or UploadRoutes(())
@@ -112,6 +117,10 @@ class BodyLimits:
                 )
                 return
             max_bytes = self.max_upload_bytes
+        elif (scope["method"], scope["path"]) in self.forms:
+            if media_type != _FORM:
+                await _reject(send, 415, "UNSUPPORTED_MEDIA_TYPE", f"Send the form as {_FORM}")
+                return
         elif media_type and not _is_json(media_type):
             await _reject(send, 415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json")
             return

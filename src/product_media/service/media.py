@@ -18,6 +18,7 @@ from product_media.domain.media import MediaSet
 from product_media.domain.media_update import MediaUpdate
 from product_media.domain.plan import Fetched, UpdateResults, plan, wanted_sources
 from product_media.domain.product_edits import ProductChanges
+from product_media.domain.update_report import UpdateReport, update_report
 from product_media.service.blob_lifetimes import collect, write_claimed
 from product_media.service.errors import ProductNotFound, UpdateInterrupted
 from product_media.service.ports import Ingest, Storage
@@ -82,6 +83,7 @@ async def write_media(
     uploads: Mapping[str, bytes] | None = None,
     changes: ProductChanges | None = None,
     job: int | None = None,
+    report: Callable[[T], UpdateReport] | None = None,
 ) -> T:
     """The one write path of every media change: ingest `sources`, then commit
     `decide(current, fetched)`'s media set in one transaction and return its outcome.
@@ -89,7 +91,8 @@ async def write_media(
     `token` (hashed) is whose share of the ingest capacity the write draws on; sources not
     done within `time_limit` seconds fail; `uploads` are the bytes of sources sent in the
     request (an ("image", name) source whose name is a key). The same transaction applies
-    `changes` to the product's fields and drops the async media job `job`, done. Cancelled
+    `changes` to the product's fields, drops the async media job `job`, done, and keeps
+    `report(outcome)` as the product's last media update (the media page shows it). Cancelled
     before the commit, the write changes nothing and leaves nothing behind; once the commit
     has begun, it completes. Files the commit stops using are deleted after it.
     Raises ProductNotFound (also when the product is deleted mid-way), UpdateInterrupted,
@@ -129,6 +132,7 @@ async def write_media(
                     planned,
                     changes=changes,
                     job=job,
+                    report=report,
                 )
             )
     except ClaimLost as exc:
@@ -169,6 +173,7 @@ async def update_media(
         lambda current, fetched: plan(current, update, fetched),
         token=token,
         time_limit=time_limit,
+        report=lambda outcome: update_report(update, outcome),
     )
     items = [results.main] if results.main is not None else []
     items.extend(results.gallery)

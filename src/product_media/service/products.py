@@ -11,6 +11,7 @@ from product_media.domain.media import MediaSet
 from product_media.domain.plan import Fetched
 from product_media.domain.product import Product
 from product_media.domain.product_edits import ProductChanges, ProductSearch
+from product_media.domain.update_report import UpdateReport
 from product_media.service.errors import ProductNotFound, SkuAlreadyExists
 from product_media.service.media import collect_after, write_media
 from product_media.service.ports import Ingest, Storage
@@ -42,6 +43,13 @@ async def get_product(
     if product is None or (enabled_only and not product.enabled):
         raise ProductNotFound(product_id)
     return product
+
+
+async def last_media_update(
+    storage: Storage, store_id: int, product_id: int
+) -> UpdateReport | None:
+    """What the product's last media update asked for and what became of each item."""
+    return await run_sync(storage.catalog.update_report, store_id, product_id)
 
 
 async def list_products(

@@ -35,6 +35,7 @@ from product_media.domain.media import MediaSet
 from product_media.domain.product import Product
 from product_media.domain.product_edits import ProductChanges, ProductSearch, SortBy
 from product_media.domain.seed import Seed, SeedConflict, SeedProduct
+from product_media.domain.update_report import UpdateReport, report_from, report_value
 from product_media.storage import ids, rows
 from product_media.storage.engine import (
     db_now,
@@ -53,6 +54,7 @@ from product_media.storage.tables import (
     gallery_items,
     images,
     media_jobs,
+    media_reports,
     owners,
     products,
     stores,
@@ -324,9 +326,11 @@ class SqlCatalog:
         *,
         changes: ProductChanges | None = None,
         job: int | None = None,
+        report: Callable[[T], UpdateReport] | None = None,
     ) -> tuple[T, frozenset[str]] | None:
         """Replace a product's media set with `decide(current)` in one transaction, with
-        `changes` to the product's fields (SkuTaken) and the media job `job` dropped.
+        `changes` to the product's fields (SkuTaken), the media job `job` dropped and
+        `report(outcome)` kept as the product's last media update.
 
         Returns what `decide` returned beside it and the blob keys that may have become
         garbage; None when the product does not exist (the claim is kept for the caller).
@@ -358,7 +362,20 @@ class SqlCatalog:
                         )
             if job is not None:
                 conn.execute(delete(media_jobs).where(media_jobs.c.id == job))
+            if report is not None:
+                _save_report(conn, store_id, product_id, report(outcome))
             return outcome, (current.blob_keys() | released) - new.blob_keys()
+
+    def update_report(self, store_id: int, product_id: int) -> UpdateReport | None:
+        """The product's last media update, or None when it has had none (or does not exist)."""
+        query = select(media_reports.c.reported_at, media_reports.c.report).where(
+            media_reports.c.store_id == store_id, media_reports.c.product_id == product_id
+        )
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return report_from(row.report, rows.utc(row.reported_at))
 
     def reserve_media_id(self) -> int:
         with write_transaction(self.engine) as conn:
@@ -441,6 +458,7 @@ class SqlCatalog:
                 blob_refs,
                 gallery_items,
                 media_jobs,
+                media_reports,
                 images,
                 videos,
                 products,
@@ -621,6 +639,19 @@ def _product_rows(
     if lock:
         query = query.with_for_update()
     return list(conn.execute(query).all())
+
+
+def _save_report(conn: Connection, store_id: int, product_id: int, report: UpdateReport) -> None:
+    # The product row is locked, so no other update of it can slip in between.
+    conn.execute(delete(media_reports).where(media_reports.c.product_id == product_id))
+    conn.execute(
+        insert(media_reports).values(
+            product_id=product_id,
+            store_id=store_id,
+            reported_at=db_now(),
+            report=report_value(report),
+        )
+    )
 
 
 def _release(conn: Connection, claim: str) -> frozenset[str]:

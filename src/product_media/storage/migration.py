@@ -39,6 +39,7 @@ from product_media.storage.tables import (
     gallery_items,
     images,
     media_jobs,
+    media_reports,
     products,
     stores,
     tokens,
@@ -60,6 +61,7 @@ CATALOG_TABLES: tuple[Table, ...] = (
     blob_refs,
     gallery_items,
     media_jobs,
+    media_reports,
 )
 
 # A row in any of these makes a catalog non-empty; every other row hangs off a product.

@@ -16,6 +16,7 @@ from product_media.domain.media import MediaSet
 from product_media.domain.product import Product
 from product_media.domain.product_edits import ProductChanges, ProductSearch
 from product_media.domain.seed import Seed, SeedProduct
+from product_media.domain.update_report import UpdateReport
 
 T = TypeVar("T")
 
@@ -129,11 +130,13 @@ class MediaCatalog(Protocol):
         *,
         changes: ProductChanges | None = None,
         job: int | None = None,
+        report: Callable[[T], UpdateReport] | None = None,
     ) -> tuple[T, frozenset[str]] | None:
         """Replace a product's media with `decide(current)` in one transaction, dropping the
         claim; returns decide's outcome and the keys that may have become garbage, or None when
         the product does not exist (the claim is then kept). In the same transaction, apply
-        `changes` to the product's fields (SkuTaken) and drop the media job `job` (done)."""
+        `changes` to the product's fields (SkuTaken), drop the media job `job` (done) and keep
+        `report(outcome)` as the product's last media update."""
         ...
 
     def reserve_media_id(self) -> int:
@@ -167,6 +170,10 @@ class ProductCatalog(Protocol):
         self, store_id: int, search: ProductSearch, *, offset: int, limit: int
     ) -> tuple[int, list[Product]]:
         """The total that match and one page of them, in the search's order (else id order)."""
+        ...
+
+    def update_report(self, store_id: int, product_id: int) -> UpdateReport | None:
+        """The product's last media update, or None when it has had none."""
         ...
 
 

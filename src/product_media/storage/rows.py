@@ -46,14 +46,14 @@ def load_products(conn: Connection, rows: Sequence[Row[Any]]) -> list[Product]:
             description=row.description,
             quantity=row.quantity,
             unlimited=bool(row.unlimited),
-            created=_utc(row.created_at),
-            updated=_utc(row.updated_at),
+            created=utc(row.created_at),
+            updated=utc(row.updated_at),
         )
         for row in rows
     ]
 
 
-def _utc(value: datetime) -> datetime:
+def utc(value: datetime) -> datetime:
     # SQLite keeps timestamps as naive UTC; PostgreSQL hands them out in the session's zone.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 

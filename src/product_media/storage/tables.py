@@ -191,6 +191,17 @@ media_jobs = Table(
     Index("ix_media_jobs_product", "product_id"),
 )
 
+# The items of each product's last media update and their results, as the media page shows
+# them (URLs without query strings); it goes with its product.
+media_reports = Table(
+    "media_reports",
+    metadata,
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("store_id", Id, nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("report", JSON, nullable=False),
+)
+
 # SQLite only: the last id handed out per kind ("stores", "products", "media": images and
 # videos share one), since SQLite would give a deleted last row's id again. PostgreSQL uses
 # sequences (`media_ids` for images and videos).
