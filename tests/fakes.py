@@ -108,6 +108,10 @@ class FakeCatalog:
         product = self.products.get(product_id)
         return product if product is not None and product.store_id == store_id else None
 
+    def product_revision(self, store_id: int, product_id: int) -> int | None:
+        product = self.get_product(store_id, product_id)
+        return None if product is None else product.revision
+
     def list_products(
         self, store_id: int, search: ProductSearch, *, offset: int, limit: int
     ) -> tuple[int, list[Product]]:
@@ -155,7 +159,9 @@ class FakeCatalog:
             self._check_sku(edited)
             released = frozenset(held)
             self.claims.pop(claim, None)
-            self.products[product_id] = replace(edited, media=self._with_ids(new))
+            self.products[product_id] = replace(
+                edited, media=self._with_ids(new), revision=product.revision + 1
+            )
             if job is not None:
                 self.jobs.pop(job, None)
             return outcome, (current.blob_keys() | released) - new.blob_keys()

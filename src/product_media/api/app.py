@@ -33,6 +33,7 @@ from product_media.bootstrap import Adapters, build
 from product_media.ingest.images import configure_vips
 from product_media.logs import configure_logging
 from product_media.service.jobs import JobRunner
+from product_media.service.rendered import RenderedProducts
 from product_media.service.sweep import sweep
 from product_media.settings import Settings
 
@@ -155,7 +156,12 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
                 jobs = JobRunner(
                     built.storage, built.ingest, built.leases, time_limit=settings.update_timeout
                 )
-                app.state.product_media = AppState(settings=settings, adapters=built, jobs=jobs)
+                app.state.product_media = AppState(
+                    settings=settings,
+                    adapters=built,
+                    jobs=jobs,
+                    rendered=RenderedProducts(settings.read_cache_bytes),
+                )
                 app.state.readiness = _Readiness(built)
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(_renew_lease, built, settings.owner_lease / 3)

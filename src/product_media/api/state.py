@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from product_media.bootstrap import Adapters
 from product_media.service.jobs import JobRunner
 from product_media.service.ports import Storage
+from product_media.service.rendered import RenderedProducts
 from product_media.settings import Settings
 
 
@@ -18,6 +19,8 @@ class AppState:
     adapters: Adapters
     # Runs the async image jobs; woken when one is accepted.
     jobs: JobRunner | None = None
+    # This process's rendered products (GET .../products/{id}).
+    rendered: RenderedProducts = field(default_factory=lambda: RenderedProducts(0))
 
     @property
     def storage(self) -> Storage:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    inspect,
     or_,
     select,
     text,
@@ -51,6 +52,7 @@ from product_media.storage.tables import (
     media_jobs,
     owners,
     products,
+    products_search,
     stores,
     tokens,
 )
@@ -73,6 +75,7 @@ class SqlCatalog:
     def __init__(self, url: str, *, owner_lease: float = 60.0) -> None:
         self.engine = make_engine(url)
         self._owner_lease = owner_lease
+        self._has_search_index: bool | None = None
 
     def migrate(self) -> None:
         migrate(self.engine)
@@ -177,15 +180,27 @@ class SqlCatalog:
         with read_transaction(self.engine) as conn:
             return conn.execute(query).first() is not None
 
+    def product_revision(self, store_id: int, product_id: int) -> int | None:
+        """The product's revision (None when the store has no such product): one lookup by
+        primary key, outside any explicit transaction."""
+        query = select(products.c.revision).where(
+            products.c.id == product_id, products.c.store_id == store_id
+        )
+        with self.engine.connect() as conn:
+            revision: int | None = conn.execute(query).scalar()
+            return revision
+
     def get_product(self, store_id: int, product_id: int) -> Product | None:
-        with read_transaction(self.engine) as conn:
+        # One snapshot for the product's row and its media, so that what is read is exactly
+        # its revision (PostgreSQL's default gives each statement a snapshot of its own).
+        with read_transaction(self.engine, snapshot=True) as conn:
             found = _product_rows(conn, store_id, [product_id])
             return rows.load_products(conn, found)[0] if found else None
 
     def list_products(
         self, store_id: int, search: ProductSearch, *, offset: int, limit: int
     ) -> tuple[int, list[Product]]:
-        where = [products.c.store_id == store_id, *_filters(search)]
+        where = _filters(store_id, search, self._search_index())
         with read_transaction(self.engine) as conn:
             total = conn.execute(
                 select(func.count()).select_from(products).where(*where)
@@ -198,6 +213,17 @@ class SqlCatalog:
                 .limit(limit)
             ).all()
             return int(total), rows.load_products(conn, found)
+
+    def _search_index(self) -> bool:
+        """Whether keyword search may read SQLite's trigram index (migration 0008 made it,
+        unless FTS5 was missing). PostgreSQL's trigram indexes serve the search's ILIKE as
+        they are, so no query there names them."""
+        if self._has_search_index is None:
+            with self.engine.connect() as conn:
+                self._has_search_index = not is_postgresql(conn) and inspect(conn).has_table(
+                    products_search.name
+                )
+        return self._has_search_index
 
     def delete_product(self, store_id: int, product_id: int) -> frozenset[str] | None:
         """Delete a product; returns the blob keys it used, or None when there was none."""
@@ -251,7 +277,7 @@ class SqlCatalog:
                         conn.execute(
                             update(products)
                             .where(products.c.id == product_id)
-                            .values(updated_at=db_now(), **fields)
+                            .values(updated_at=db_now(), revision=products.c.revision + 1, **fields)
                         )
             if job is not None:
                 conn.execute(delete(media_jobs).where(media_jobs.c.id == job))
@@ -495,8 +521,21 @@ def _sku_constraint() -> Iterator[None]:
         raise SkuTaken("SKU is taken by another product of the store") from exc
 
 
-def _filters(search: ProductSearch) -> list[ColumnElement[bool]]:
+# The trigram index finds nothing shorter than a trigram.
+_SHORTEST_INDEXED = 3
+
+
+def _filters(
+    store_id: int, search: ProductSearch, search_index: bool = False
+) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
+    indexed = search_index and len(search.keyword or "") >= _SHORTEST_INDEXED
+    if search.product_ids is None and indexed:
+        # `store_id + 0` keeps SQLite from reading the store's whole index beside the trigram
+        # index's few ids (its documented way to rule out an index for a term).
+        where.append(products.c.store_id + 0 == store_id)
+    else:
+        where.append(products.c.store_id == store_id)
     if search.enabled_only:
         where.append(products.c.enabled.is_(True))
     if search.product_ids is not None:
@@ -516,7 +555,17 @@ def _filters(search: ProductSearch) -> list[ColumnElement[bool]]:
                 products.c.sku.ilike(pattern, escape="\\"),
             )
         )
+        if indexed:
+            where.append(products.c.id.in_(_indexed_matches(keyword)))
     return where
+
+
+def _indexed_matches(keyword: str) -> Select[Any]:
+    """The ids whose name or SKU holds `keyword`, by the trigram index: case folded for all
+    of Unicode, so a superset of what the ILIKE above keeps (it folds ASCII only), which
+    then decides. The keyword is one FTS5 string, so no character in it is syntax."""
+    phrase = '"' + keyword.replace('"', '""') + '"'
+    return select(products_search.c.rowid).where(products_search.c.products_search.match(phrase))
 
 
 def _order(sort_by: SortBy | None) -> list[ColumnElement[Any]]:

@@ -28,7 +28,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 # The newest migration under migrations/versions (a test keeps the two in step).
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0008"
 
 # Any number works as long as every process uses the same one: it names the lock that lets
 # one of several replicas starting at once run the migrations.
@@ -115,9 +115,14 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def read_transaction(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn, conn.begin():
-        yield conn
+def read_transaction(engine: Engine, *, snapshot: bool = False) -> Iterator[Connection]:
+    """`snapshot`: every statement reads the same snapshot, on PostgreSQL too (SQLite's read
+    transactions always do)."""
+    with engine.connect() as conn:
+        if snapshot and is_postgresql(conn):
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
 
 
 def schema_revision(conn: Connection) -> str | None:

@@ -160,7 +160,14 @@ class ProductCatalog(Protocol):
         Raises SkuTaken."""
         ...
 
-    def get_product(self, store_id: int, product_id: int) -> Product | None: ...
+    def get_product(self, store_id: int, product_id: int) -> Product | None:
+        """The product with its media set, read in one snapshot: exactly its `revision`."""
+        ...
+
+    def product_revision(self, store_id: int, product_id: int) -> int | None:
+        """The product's revision, which every write to it or its media bumps; None when the
+        store has no such product."""
+        ...
 
     def list_products(
         self, store_id: int, search: ProductSearch, *, offset: int, limit: int
