@@ -32,7 +32,9 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
 _MISSING = "Access token is missing: send Authorization: Bearer <token>"
 
 
-def presented_token(
+# The dependencies here that do no I/O are coroutines: FastAPI runs a plain function in a
+# worker thread, a hop that costs more than their work.
+async def presented_token(
     credentials: Credentials,
     request: Request,
     state: Annotated[AppState, Depends(app_state)],
@@ -49,7 +51,7 @@ def presented_token(
 Token = Annotated[str | None, Depends(presented_token)]
 
 
-def hashed_token(token: Token) -> str:
+async def hashed_token(token: Token) -> str:
     """The token, hashed as the catalog keeps it: within a store, capacity is shared fairly
     between tokens. (FastAPI reads the token once for this and for the grant.)"""
     return token_hash(token) if token is not None else ""

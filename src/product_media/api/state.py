@@ -27,6 +27,7 @@ class AppState:
         return self.adapters.storage
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
+    """A coroutine, so FastAPI runs it in place rather than in a worker thread."""
     state: AppState = request.app.state.product_media
     return state

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     Row,
     Select,
+    bindparam,
     delete,
     exists,
     func,
@@ -42,6 +43,7 @@ from product_media.storage.engine import (
     make_engine,
     migrate,
     read_transaction,
+    single_read,
     write_transaction,
 )
 from product_media.storage.ports import ClaimLost, MediaJob, SkuTaken
@@ -58,6 +60,15 @@ from product_media.storage.tables import (
 )
 
 T = TypeVar("T")
+
+
+# The lookups every read makes, built once: building a statement costs more than running it.
+_GRANT = select(tokens.c.token_hash, tokens.c.store_id, tokens.c.kind, tokens.c.scopes).where(
+    tokens.c.token_hash == bindparam("hashed")
+)
+_REVISION = select(products.c.revision).where(
+    products.c.id == bindparam("product_id"), products.c.store_id == bindparam("store_id")
+)
 
 
 class StoreExists(Exception):
@@ -133,12 +144,8 @@ class SqlCatalog:
 
     def find_grant(self, hashed: str) -> tuple[str, Grant] | None:
         """The stored hash and the grant of a token, looked up by its hash."""
-        with read_transaction(self.engine) as conn:
-            row = conn.execute(
-                select(
-                    tokens.c.token_hash, tokens.c.store_id, tokens.c.kind, tokens.c.scopes
-                ).where(tokens.c.token_hash == hashed)
-            ).first()
+        with single_read(self.engine) as conn:
+            row = conn.execute(_GRANT, {"hashed": hashed}).first()
         if row is None:
             return None
         scopes = frozenset(filter(None, row.scopes.split(",")))
@@ -182,12 +189,11 @@ class SqlCatalog:
 
     def product_revision(self, store_id: int, product_id: int) -> int | None:
         """The product's revision (None when the store has no such product): one lookup by
-        primary key, outside any explicit transaction."""
-        query = select(products.c.revision).where(
-            products.c.id == product_id, products.c.store_id == store_id
-        )
-        with self.engine.connect() as conn:
-            revision: int | None = conn.execute(query).scalar()
+        primary key."""
+        with single_read(self.engine) as conn:
+            revision: int | None = conn.execute(
+                _REVISION, {"product_id": product_id, "store_id": store_id}
+            ).scalar()
             return revision
 
     def get_product(self, store_id: int, product_id: int) -> Product | None:

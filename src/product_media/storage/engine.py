@@ -82,7 +82,8 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode is not None:
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
@@ -123,6 +124,17 @@ def read_transaction(engine: Engine, *, snapshot: bool = False) -> Iterator[Conn
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             yield conn
+
+
+@contextmanager
+def single_read(engine: Engine) -> Iterator[Connection]:
+    """A connection for one read statement, outside any explicit transaction: the statement
+    is its own (no BEGIN and ROLLBACK around it, each a round trip on PostgreSQL)."""
+    with engine.connect() as conn:
+        if is_postgresql(conn):
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            yield conn.execution_options(sqlite_begin=None)
 
 
 def schema_revision(conn: Connection) -> str | None:
