@@ -77,6 +77,16 @@ class FakeCatalog:
         grant = self.grants.get(hashed)
         return None if grant is None else (hashed, grant)
 
+    def grant_and_revision(
+        self, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None]:
+        return self.find_grant(hashed), self.product_revision(store_id, product_id)
+
+    def grant_and_revision_at_once(
+        self, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None] | None:
+        return self.grant_and_revision(hashed, store_id, product_id)
+
     def create_product(
         self,
         store_id: int,

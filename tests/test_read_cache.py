@@ -20,7 +20,7 @@ from product_media.service.rendered import Rendered, RenderedProducts
 from product_media.storage.tables import tokens
 from tests import media_factory
 from tests.databases import temporary_database
-from tests.inprocess import Backend, InProcessService
+from tests.inprocess import Backend, InProcessService, running
 
 
 class Replicas:
@@ -164,3 +164,36 @@ def test_what_does_not_fit_is_answered_not_kept(max_bytes: int) -> None:
     entry = rendered.put(_product(1, 1, enabled=False), "", b"four")
     assert entry == Rendered(1, False, b"four")
     assert rendered.get(1, "", 1) is None
+
+
+def test_a_kept_product_is_refused_as_the_route_refuses(tmp_path: Path) -> None:
+    """Kept rendered, a product is still answered only to a token the route would admit."""
+    with running(InProcessService(tmp_path, rate_limit_per_minute=3)) as service:
+        store, token = service.new_store()
+        _, other = service.new_store()
+        unscoped = service.new_token(store, scopes="create_catalog")
+        with service.client(token) as client:
+            created = client.post(f"/api/v3/{store}/products", json={"name": "Jug"})
+            path = f"/api/v3/{store}/products/{created.json()['id']}"
+            assert client.get(path).status_code == 200
+        for presented, status, code in [
+            (other, 403, "INVALID_API_TOKEN"),
+            (unscoped, 403, "INSUFFICIENT_APP_SCOPE"),
+            (None, 403, "INVALID_API_TOKEN"),
+            ("secret_unknown", 403, "INVALID_API_TOKEN"),
+        ]:
+            with service.client(presented) as client:
+                response = client.get(path)
+            assert (response.status_code, response.json()["errorCode"]) == (status, code)
+        # The token's third request is answered from the kept rendering, its fourth refused.
+        with service.client(token) as client:
+            assert client.get(path).status_code == 200
+            refused = client.get(path)
+        assert (refused.status_code, refused.json()) == (
+            429,
+            {
+                "errorMessage": "Too many requests: at most 3 a minute per token",
+                "errorCode": "RATE_LIMITED",
+            },
+        )
+        assert int(refused.headers["Retry-After"]) >= 1

@@ -28,6 +28,7 @@ from product_media.api import (
 from product_media.api.in_flight import CountWrites, WritesInFlight
 from product_media.api.limits import BodyLimits, UploadRoutes
 from product_media.api.paths import TrailingSlash
+from product_media.api.product_reads import ProductReads
 from product_media.api.state import AppState
 from product_media.bootstrap import Adapters, build
 from product_media.ingest.images import configure_vips
@@ -194,6 +195,7 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     app.include_router(images.router)
     app.include_router(files.router)
     app.include_router(ops.router())
+    app.add_middleware(ProductReads)
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_body_bytes,

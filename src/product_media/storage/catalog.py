@@ -37,13 +37,14 @@ from product_media.domain.product import Product
 from product_media.domain.product_edits import ProductChanges, ProductSearch, SortBy
 from product_media.storage import ids, rows
 from product_media.storage.engine import (
+    Lookup,
     db_now,
     epoch_now,
     is_postgresql,
+    lookups,
     make_engine,
     migrate,
     read_transaction,
-    single_read,
     write_transaction,
 )
 from product_media.storage.ports import ClaimLost, MediaJob, SkuTaken
@@ -62,13 +63,24 @@ from product_media.storage.tables import (
 T = TypeVar("T")
 
 
-# The lookups every read makes, built once: building a statement costs more than running it.
-_GRANT = select(tokens.c.token_hash, tokens.c.store_id, tokens.c.kind, tokens.c.scopes).where(
-    tokens.c.token_hash == bindparam("hashed")
+# The lookups every read makes.
+_GRANT = Lookup(
+    select(tokens.c.token_hash, tokens.c.store_id, tokens.c.kind, tokens.c.scopes).where(
+        tokens.c.token_hash == bindparam("hashed")
+    )
 )
-_REVISION = select(products.c.revision).where(
-    products.c.id == bindparam("product_id"), products.c.store_id == bindparam("store_id")
+_REVISION = Lookup(
+    select(products.c.revision).where(
+        products.c.id == bindparam("product_id"), products.c.store_id == bindparam("store_id")
+    )
 )
+
+
+def _grant(row: Any) -> tuple[str, Grant] | None:
+    if row is None:
+        return None
+    token_hash, store_id, kind, scopes = row
+    return token_hash, Grant(int(store_id), kind, frozenset(filter(None, scopes.split(","))))
 
 
 class StoreExists(Exception):
@@ -144,12 +156,33 @@ class SqlCatalog:
 
     def find_grant(self, hashed: str) -> tuple[str, Grant] | None:
         """The stored hash and the grant of a token, looked up by its hash."""
-        with single_read(self.engine) as conn:
-            row = conn.execute(_GRANT, {"hashed": hashed}).first()
-        if row is None:
+        with lookups(self.engine) as cursor:
+            return _grant(_GRANT.first(cursor, self.engine.dialect, hashed=hashed))
+
+    def grant_and_revision(
+        self, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None]:
+        """find_grant and product_revision at once, on one connection."""
+        with lookups(self.engine) as cursor:
+            return self._grant_and_revision(cursor, hashed, store_id, product_id)
+
+    def grant_and_revision_at_once(
+        self, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None] | None:
+        """grant_and_revision where it takes microseconds and waits for nothing: on SQLite,
+        whose readers of a WAL database never wait for its writers (two lookups by key in a
+        local file). None on PostgreSQL: a network round trip belongs in a worker thread."""
+        if is_postgresql(self.engine):
             return None
-        scopes = frozenset(filter(None, row.scopes.split(",")))
-        return row.token_hash, Grant(row.store_id, row.kind, scopes)
+        return self.grant_and_revision(hashed, store_id, product_id)
+
+    def _grant_and_revision(
+        self, cursor: Any, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None]:
+        dialect = self.engine.dialect
+        grant = _grant(_GRANT.first(cursor, dialect, hashed=hashed))
+        found = _REVISION.first(cursor, dialect, product_id=product_id, store_id=store_id)
+        return grant, None if found is None else int(found[0])
 
     # -- products ----------------------------------------------------------------------------
 
@@ -190,11 +223,11 @@ class SqlCatalog:
     def product_revision(self, store_id: int, product_id: int) -> int | None:
         """The product's revision (None when the store has no such product): one lookup by
         primary key."""
-        with single_read(self.engine) as conn:
-            revision: int | None = conn.execute(
-                _REVISION, {"product_id": product_id, "store_id": store_id}
-            ).scalar()
-            return revision
+        with lookups(self.engine) as cursor:
+            found = _REVISION.first(
+                cursor, self.engine.dialect, product_id=product_id, store_id=store_id
+            )
+        return None if found is None else int(found[0])
 
     def get_product(self, store_id: int, product_id: int) -> Product | None:
         # One snapshot for the product's row and its media, so that what is read is exactly

@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     DateTime,
+    Dialect,
     Engine,
     Float,
+    Select,
     column,
     create_engine,
     event,
@@ -82,8 +84,7 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode is not None:
-            conn.exec_driver_sql(f"BEGIN {mode}")
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
@@ -126,15 +127,45 @@ def read_transaction(engine: Engine, *, snapshot: bool = False) -> Iterator[Conn
             yield conn
 
 
+class Lookup:
+    """A SELECT built once and run on a pooled DBAPI connection as it is: for the lookups of
+    every request, where SQLAlchemy's execution path costs several times the query itself.
+    Its columns come back as the driver gives them (no type processing)."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self._statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def first(self, cursor: Any, dialect: Dialect, **params: Any) -> Any:
+        """The first row, or None."""
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self._statement.compile(dialect=dialect)
+            names = tuple(compiled.positiontup or ()) if compiled.positional else None
+            found = self._compiled[dialect.name] = (str(compiled), names)
+        sql, names = found
+        cursor.execute(sql, params if names is None else tuple(params[n] for n in names))
+        return cursor.fetchone()
+
+
 @contextmanager
-def single_read(engine: Engine) -> Iterator[Connection]:
-    """A connection for one read statement, outside any explicit transaction: the statement
-    is its own (no BEGIN and ROLLBACK around it, each a round trip on PostgreSQL)."""
-    with engine.connect() as conn:
-        if is_postgresql(conn):
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
-        else:
-            yield conn.execution_options(sqlite_begin=None)
+def lookups(engine: Engine) -> Iterator[Any]:
+    """A DBAPI cursor for Lookups, outside any transaction: each statement is its own."""
+    connection = engine.raw_connection()
+    postgresql = engine.dialect.name == "postgresql"
+    try:
+        if postgresql:
+            # No BEGIN and ROLLBACK around the reads, a round trip each.
+            connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+        cursor = connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+    finally:
+        if postgresql:
+            connection.driver_connection.autocommit = False  # type: ignore[union-attr]
+        connection.close()
 
 
 def schema_revision(conn: Connection) -> str | None:

@@ -251,6 +251,20 @@ class AccessCatalog(Protocol):
         """The stored hash and the grant of a token, looked up by its hash."""
         ...
 
+    def grant_and_revision(
+        self, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None]:
+        """find_grant and the product's revision (see ProductCatalog) at once: what every GET
+        of a product looks up."""
+        ...
+
+    def grant_and_revision_at_once(
+        self, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None] | None:
+        """grant_and_revision, or None where it would wait for anything (I/O beyond a local
+        file, a lock): the event loop may call it."""
+        ...
+
     def store_exists(self, store_id: int) -> bool: ...
 
     def store_name(self, store_id: int) -> str | None:
