@@ -5,10 +5,11 @@ the product's rendering is kept (service/rendered.py). So this middleware, inner
 app's, answers `GET /api/v3/{storeId}/products/{productId}` itself when the request is the
 plainest case: a Bearer token of that store with `read_catalog`, the product kept rendered at
 the revision the catalog holds (and enabled, for a public token). Both lookups, the token and
-the revision, are made on every request in one worker-thread call, so a revoked token or a
-write anywhere counts at once. The request is counted against the token's rate limit as the
-route counts it. Any other request goes on to the route, untouched and uncounted, which decides
-it from scratch: the answers are the route's own.
+the revision, are made on every request, so a revoked token or a write anywhere counts at once:
+on SQLite in place (two reads by key in a local file cost less than a hop to a worker thread,
+and wait for no writer), on PostgreSQL in a worker thread. The request is counted against the
+token's rate limit as the route counts it. Any other request goes on to the route, untouched
+and uncounted, which decides it from scratch: the answers are the route's own.
 """
 
 from __future__ import annotations
@@ -71,8 +72,6 @@ class ProductReads:
         state: AppState = scope["app"].state.product_media
         hashed = token_hash(token)
         catalog = state.adapters.catalog
-        # On SQLite two lookups by key in a local file cost a small part of a hop to a worker
-        # thread, and wait for nothing; on PostgreSQL they take the hop.
         looked_up = catalog.grant_and_revision_at_once(hashed, store_id, product_id)
         if looked_up is None:
             if self._threads is None:

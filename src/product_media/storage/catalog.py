@@ -45,6 +45,7 @@ from product_media.storage.engine import (
     make_engine,
     migrate,
     read_transaction,
+    sqlite_engine_per_thread,
     write_transaction,
 )
 from product_media.storage.ports import ClaimLost, MediaJob, SkuTaken
@@ -97,6 +98,9 @@ class SqlCatalog:
 
     def __init__(self, url: str, *, owner_lease: float = 60.0) -> None:
         self.engine = make_engine(url)
+        # SQLite's lookups made in place, on the event loop, draw on a pool of their own that
+        # never makes them wait for a connection (see grant_and_revision_at_once).
+        self._in_place = sqlite_engine_per_thread(url)
         self._owner_lease = owner_lease
         self._has_search_index: bool | None = None
 
@@ -105,6 +109,8 @@ class SqlCatalog:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._in_place is not None:
+            self._in_place.dispose()
 
     def ping(self) -> None:
         """Raises when the database does not answer."""
@@ -172,9 +178,10 @@ class SqlCatalog:
         """grant_and_revision where it takes microseconds and waits for nothing: on SQLite,
         whose readers of a WAL database never wait for its writers (two lookups by key in a
         local file). None on PostgreSQL: a network round trip belongs in a worker thread."""
-        if is_postgresql(self.engine):
+        if self._in_place is None:
             return None
-        return self.grant_and_revision(hashed, store_id, product_id)
+        with lookups(self._in_place) as cursor:
+            return self._grant_and_revision(cursor, hashed, store_id, product_id)
 
     def _grant_and_revision(
         self, cursor: Any, hashed: str, store_id: int, product_id: int

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.pool import Pool, SingletonThreadPool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -68,8 +69,17 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+def sqlite_engine_per_thread(url: str) -> Engine | None:
+    """For a SQLite URL, an engine that keeps one connection per thread that uses it, so a
+    checkout never waits for a connection others hold; None for any other database."""
+    url = database_url(url)
+    return _sqlite_engine(url, SingletonThreadPool) if url.startswith("sqlite") else None
+
+
+def _sqlite_engine(url: str, poolclass: type[Pool] | None = None) -> Engine:
+    engine = create_engine(
+        url, poolclass=poolclass, connect_args={"timeout": 60, "check_same_thread": False}
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
