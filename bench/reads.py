@@ -221,13 +221,14 @@ def _fill(database: str, store_id: int, upto: int, rng: random.Random, needles: 
     engine.dispose()
 
 
-def _median_ms(client: httpx.Client, path: str, times: int = 40) -> float:
+def _times_ms(client: httpx.Client, path: str, times: int = 60) -> tuple[float, float]:
+    """The median and the fastest of `times` requests in a row, in milliseconds."""
     spent = []
     for _ in range(times):
         started = time.perf_counter()
         client.get(path).raise_for_status()
         spent.append(time.perf_counter() - started)
-    return 1000 * statistics.median(spent)
+    return 1000 * statistics.median(spent), 1000 * min(spent)
 
 
 def growth(
@@ -236,15 +237,18 @@ def growth(
     rng = random.Random(11)
     search = f"/api/v3/{store_id}/products?keyword={NEEDLE[1:8].upper()}"
     needles = 3
-    print("GET and keyword search as the store grows (median of 40, sequential)")
-    print(f"  {'products':>9}  {'GET':>8}  {'search':>8}  matches")
+    print("GET and keyword search as the store grows: median (fastest) of 60 in a row, ms")
+    print(f"  {'products':>9}  {'GET':>15}  {'search':>15}  matches")
     with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {token}"}) as api:
         for size in sizes:
             _fill(database, store_id, size, rng, needles)
             needles = 0
             found = api.get(search).json()["total"]
-            get_ms, search_ms = _median_ms(api, product), _median_ms(api, search)
-            print(f"  {size:>9,}  {get_ms:6.2f} ms  {search_ms:6.2f} ms  {found}")
+            get, hunt = _times_ms(api, product), _times_ms(api, search)
+            print(
+                f"  {size:>9,}  {get[0]:6.2f} ({get[1]:5.2f})  "
+                f"{hunt[0]:6.2f} ({hunt[1]:5.2f})  {found}"
+            )
 
 
 def main() -> None:
