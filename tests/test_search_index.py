@@ -165,3 +165,14 @@ def test_the_index_follows_every_write(catalog: SqlCatalog) -> None:
     other = catalog.create_store("After")
     again = catalog.create_product(other, "Walnut bench", None, 1.0)
     assert _searched(catalog, other, ProductSearch(keyword="WALNUT")) == (1, [again])
+
+
+def test_a_keyword_holding_nul_scans_on_sqlite(tmp_path: Path) -> None:
+    """FTS5 cannot read a query string past a NUL (it refuses it); such a keyword is served by
+    the scan, whatever SQLite's LIKE makes of it."""
+    with _catalog("sqlite", tmp_path) as catalog:
+        store = catalog.create_store("NUL")
+        catalog.create_product(store, "ab\x00cd", None, 1.0)
+        catalog.create_product(store, "abcd", None, 1.0)
+        for keyword in ("ab\x00cd", "b\x00c", "\x00cd"):
+            _same(catalog, store, keyword)

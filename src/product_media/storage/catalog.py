@@ -575,7 +575,9 @@ def _filters(
     store_id: int, search: ProductSearch, search_index: bool = False
 ) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
-    indexed = search_index and len(search.keyword or "") >= _SHORTEST_INDEXED
+    keyword = search.keyword or ""
+    # FTS5 reads a query string only up to a NUL; such a keyword scans.
+    indexed = search_index and len(keyword) >= _SHORTEST_INDEXED and "\x00" not in keyword
     if search.product_ids is None and indexed:
         # `store_id + 0` keeps SQLite from reading the store's whole index beside the trigram
         # index's few ids (its documented way to rule out an index for a term).
