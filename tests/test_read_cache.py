@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 
 from product_media.domain.access import token_hash
 from product_media.domain.product import Product
 from product_media.service.rendered import Rendered, RenderedProducts
+from product_media.storage.catalog import SqlCatalog
 from product_media.storage.tables import tokens
 from tests import media_factory
 from tests.databases import temporary_database
@@ -197,3 +198,28 @@ def test_a_kept_product_is_refused_as_the_route_refuses(tmp_path: Path) -> None:
             },
         )
         assert int(refused.headers["Retry-After"]) >= 1
+
+
+def test_lookups_get_past_a_dropped_connection() -> None:
+    """PostgreSQL's lookups skip the pool's ping; a connection the server dropped is replaced
+    and the lookup made again."""
+    with temporary_database() as url:
+        catalog = SqlCatalog(url)
+        try:
+            catalog.migrate()
+            store = catalog.create_store("Drops")
+            product = catalog.create_product(store, "Cup", None, 1.0)
+            catalog.add_token(store, "h" * 64, "secret", ["read_catalog"])
+            assert catalog.grant_and_revision("h" * 64, store, product)[1] == 0
+            with catalog.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            grant, revision = catalog.grant_and_revision("h" * 64, store, product)
+            assert grant is not None and grant[1].store_id == store and revision == 0
+            assert catalog.product_revision(store, product) == 0
+        finally:
+            catalog.close()

@@ -41,7 +41,8 @@ from product_media.storage.engine import (
     db_now,
     epoch_now,
     is_postgresql,
-    lookups,
+    look_up,
+    lookup_engine,
     make_engine,
     migrate,
     read_transaction,
@@ -70,10 +71,19 @@ _GRANT = Lookup(
         tokens.c.token_hash == bindparam("hashed")
     )
 )
-_REVISION = Lookup(
-    select(products.c.revision).where(
-        products.c.id == bindparam("product_id"), products.c.store_id == bindparam("store_id")
-    )
+_REVISION_OF = select(products.c.revision).where(
+    products.c.id == bindparam("product_id"), products.c.store_id == bindparam("store_id")
+)
+_REVISION = Lookup(_REVISION_OF)
+# Both in one statement (one round trip): no row when the token is unknown.
+_GRANT_AND_REVISION = Lookup(
+    select(
+        tokens.c.token_hash,
+        tokens.c.store_id,
+        tokens.c.kind,
+        tokens.c.scopes,
+        _REVISION_OF.scalar_subquery(),
+    ).where(tokens.c.token_hash == bindparam("hashed"))
 )
 
 
@@ -101,6 +111,8 @@ class SqlCatalog:
         # SQLite's lookups made in place, on the event loop, draw on a pool of their own that
         # never makes them wait for a connection (see grant_and_revision_at_once).
         self._in_place = sqlite_engine_per_thread(url)
+        # PostgreSQL's lookups on a pool that does not ping at each checkout.
+        self._lookups = self.engine if self._in_place is not None else lookup_engine(url)
         self._owner_lease = owner_lease
         self._has_search_index: bool | None = None
 
@@ -111,6 +123,8 @@ class SqlCatalog:
         self.engine.dispose()
         if self._in_place is not None:
             self._in_place.dispose()
+        else:
+            self._lookups.dispose()
 
     def ping(self) -> None:
         """Raises when the database does not answer."""
@@ -162,15 +176,20 @@ class SqlCatalog:
 
     def find_grant(self, hashed: str) -> tuple[str, Grant] | None:
         """The stored hash and the grant of a token, looked up by its hash."""
-        with lookups(self.engine) as cursor:
-            return _grant(_GRANT.first(cursor, self.engine.dialect, hashed=hashed))
+        dialect = self.engine.dialect
+        return look_up(
+            self._lookups, lambda cursor: _grant(_GRANT.first(cursor, dialect, hashed=hashed))
+        )
 
     def grant_and_revision(
         self, hashed: str, store_id: int, product_id: int
     ) -> tuple[tuple[str, Grant] | None, int | None]:
-        """find_grant and product_revision at once, on one connection."""
-        with lookups(self.engine) as cursor:
-            return self._grant_and_revision(cursor, hashed, store_id, product_id)
+        """find_grant and product_revision at once, in one statement; the revision is None
+        also when the token is unknown."""
+        return look_up(
+            self._lookups,
+            lambda cursor: self._grant_and_revision(cursor, hashed, store_id, product_id),
+        )
 
     def grant_and_revision_at_once(
         self, hashed: str, store_id: int, product_id: int
@@ -180,16 +199,22 @@ class SqlCatalog:
         local file). None on PostgreSQL: a network round trip belongs in a worker thread."""
         if self._in_place is None:
             return None
-        with lookups(self._in_place) as cursor:
-            return self._grant_and_revision(cursor, hashed, store_id, product_id)
+        return look_up(
+            self._in_place,
+            lambda cursor: self._grant_and_revision(cursor, hashed, store_id, product_id),
+        )
 
     def _grant_and_revision(
         self, cursor: Any, hashed: str, store_id: int, product_id: int
     ) -> tuple[tuple[str, Grant] | None, int | None]:
-        dialect = self.engine.dialect
-        grant = _grant(_GRANT.first(cursor, dialect, hashed=hashed))
-        found = _REVISION.first(cursor, dialect, product_id=product_id, store_id=store_id)
-        return grant, None if found is None else int(found[0])
+        """An unknown token's product is not looked up: (None, None)."""
+        found = _GRANT_AND_REVISION.first(
+            cursor, self.engine.dialect, hashed=hashed, product_id=product_id, store_id=store_id
+        )
+        if found is None:
+            return None, None
+        revision = found[4]
+        return _grant(found[:4]), None if revision is None else int(revision)
 
     # -- products ----------------------------------------------------------------------------
 
@@ -230,10 +255,13 @@ class SqlCatalog:
     def product_revision(self, store_id: int, product_id: int) -> int | None:
         """The product's revision (None when the store has no such product): one lookup by
         primary key."""
-        with lookups(self.engine) as cursor:
-            found = _REVISION.first(
-                cursor, self.engine.dialect, product_id=product_id, store_id=store_id
-            )
+        dialect = self.engine.dialect
+        found = look_up(
+            self._lookups,
+            lambda cursor: _REVISION.first(
+                cursor, dialect, product_id=product_id, store_id=store_id
+            ),
+        )
         return None if found is None else int(found[0])
 
     def get_product(self, store_id: int, product_id: int) -> Product | None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -29,6 +29,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import Pool, SingletonThreadPool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+
+T = TypeVar("T")
 
 # The newest migration under migrations/versions (a test keeps the two in step).
 SCHEMA_REVISION = "0008"
@@ -158,24 +160,46 @@ class Lookup:
         return cursor.fetchone()
 
 
-@contextmanager
-def lookups(engine: Engine) -> Iterator[Any]:
-    """A DBAPI cursor for Lookups, outside any transaction: each statement is its own."""
+def lookup_engine(url: str) -> Engine:
+    """An engine for Lookups on PostgreSQL: no ping at each checkout (a round trip, as long
+    as the lookup itself); look_up replaces a connection found dead instead."""
+    url = database_url(url)
+    return create_engine(url, pool_size=10, max_overflow=20)
+
+
+def look_up(engine: Engine, run: Callable[[Any], T]) -> T:
+    """`run(cursor)` on a pooled DBAPI connection, outside any transaction (each statement is
+    its own); once more on a new connection when the first one is found dead."""
     connection = engine.raw_connection()
-    postgresql = engine.dialect.name == "postgresql"
     try:
-        if postgresql:
-            # No BEGIN and ROLLBACK around the reads, a round trip each.
-            connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+        return _on(engine, connection, run)
+    except engine.dialect.loaded_dbapi.Error as exc:
+        if not engine.dialect.is_disconnect(exc, connection, None):
+            raise
+        connection.invalidate(exc)
+    finally:
+        connection.close()
+    connection = engine.raw_connection()
+    try:
+        return _on(engine, connection, run)
+    finally:
+        connection.close()
+
+
+def _on(engine: Engine, connection: Any, run: Callable[[Any], T]) -> T:
+    postgresql = engine.dialect.name == "postgresql"
+    if postgresql:
+        # No BEGIN and ROLLBACK around the reads, a round trip each.
+        connection.driver_connection.autocommit = True
+    try:
         cursor = connection.cursor()
         try:
-            yield cursor
+            return run(cursor)
         finally:
             cursor.close()
     finally:
-        if postgresql:
-            connection.driver_connection.autocommit = False  # type: ignore[union-attr]
-        connection.close()
+        if postgresql and not connection.driver_connection.closed:
+            connection.driver_connection.autocommit = False
 
 
 def schema_revision(conn: Connection) -> str | None:

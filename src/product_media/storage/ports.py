@@ -255,7 +255,7 @@ class AccessCatalog(Protocol):
         self, hashed: str, store_id: int, product_id: int
     ) -> tuple[tuple[str, Grant] | None, int | None]:
         """find_grant and the product's revision (see ProductCatalog) at once: what every GET
-        of a product looks up."""
+        of a product looks up. The revision may be None when the token is unknown."""
         ...
 
     def grant_and_revision_at_once(
