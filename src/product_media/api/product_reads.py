@@ -4,12 +4,12 @@ FastAPI's dependency machinery and routing cost several times what the answer it
 the product's rendering is kept (service/rendered.py). So this middleware, innermost of the
 app's, answers `GET /api/v3/{storeId}/products/{productId}` itself when the request is the
 plainest case: a Bearer token of that store with `read_catalog`, the product kept rendered at
-the revision the catalog holds (and enabled, for a public token). Both lookups, the token and
-the revision, are made on every request, so a revoked token or a write anywhere counts at once:
-on SQLite in place (two reads by key in a local file cost less than a hop to a worker thread,
-and wait for no writer), on PostgreSQL in a worker thread. The request is counted against the
-token's rate limit as the route counts it. Any other request goes on to the route, untouched
-and uncounted, which decides it from scratch: the answers are the route's own.
+the revision the catalog holds (and enabled, for a public token). The token and the revision
+are looked up on every request (one statement), so a revoked token or a write anywhere counts
+at once: on SQLite in place (a read by key in a local file costs less than a hop to a worker
+thread, and waits for no writer), on PostgreSQL in a worker thread. The request is counted
+against the token's rate limit as the route counts it. Any other request goes on to the route,
+untouched and uncounted, which decides it from scratch: the answers are the route's own.
 """
 
 from __future__ import annotations
