@@ -49,6 +49,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/fairness.py
 	$(BIN)/python bench/event_loop.py
 	$(BIN)/python bench/video_ingest.py
+	$(BIN)/python bench/reads.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -79,6 +79,16 @@ class FakeCatalog:
         grant = self.grants.get(hashed)
         return None if grant is None else (hashed, grant)
 
+    def grant_and_revision(
+        self, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None]:
+        return self.find_grant(hashed), self.product_revision(store_id, product_id)
+
+    def grant_and_revision_at_once(
+        self, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None] | None:
+        return self.grant_and_revision(hashed, store_id, product_id)
+
     def create_product(
         self,
         store_id: int,
@@ -109,6 +119,10 @@ class FakeCatalog:
     def get_product(self, store_id: int, product_id: int) -> Product | None:
         product = self.products.get(product_id)
         return product if product is not None and product.store_id == store_id else None
+
+    def product_revision(self, store_id: int, product_id: int) -> int | None:
+        product = self.get_product(store_id, product_id)
+        return None if product is None else product.revision
 
     def list_products(
         self, store_id: int, search: ProductSearch, *, offset: int, limit: int
@@ -165,7 +179,9 @@ class FakeCatalog:
             self._check_sku(edited)
             released = frozenset(held)
             self.claims.pop(claim, None)
-            self.products[product_id] = replace(edited, media=self._with_ids(new))
+            self.products[product_id] = replace(
+                edited, media=self._with_ids(new), revision=product.revision + 1
+            )
             if job is not None:
                 self.jobs.pop(job, None)
             if report is not None:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 
 from product_media.domain.media import Blob, Image, MediaSet, Video, VideoFiles
 from product_media.storage.catalog import SqlCatalog
-from product_media.storage.engine import write_transaction
+from product_media.storage.engine import SCHEMA_REVISION, write_transaction
 from tests.databases import temporary_database
 from tests.media_model import image_files
 
@@ -165,6 +165,9 @@ def test_revision_0004_up_and_down_keeps_every_row(kind: str, tmp_path: Path) ->
             # Duplicate SKUs within a store: the oldest product keeps it, the others get
             # their own, never one that is taken (X-2 is); other stores are not concerned.
             assert _skus(catalog.engine) == {1: "X", 2: "X-2-2", 4: "X-2", 5: "X", 6: None, 7: None}
+            # The catalog's code reads the newest schema.
+            _alembic(catalog.engine, SCHEMA_REVISION)
+            assert _counts(catalog.engine) == before
             product = catalog.get_product(3, 1)
             assert product is not None
             assert (product.enabled, product.unlimited, product.quantity) == (True, True, None)

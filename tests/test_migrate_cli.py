@@ -18,6 +18,7 @@ from product_media.domain.blob_keys import blob_key
 from product_media.domain.media import Alt, Blob, Image, MediaSet, Video, VideoFiles
 from product_media.domain.plan import ItemResult
 from product_media.domain.product import Product
+from product_media.domain.product_edits import ProductSearch
 from product_media.domain.update_report import ReportedItem, UpdateReport
 from product_media.service.blob_lifetimes import write_claimed
 from product_media.storage.catalog import SqlCatalog
@@ -160,6 +161,18 @@ def _folder_state(folder: Path) -> dict[str, bytes]:
 
 def _products(catalog: SqlCatalog, ids: list[tuple[int, int]]) -> list[Product | None]:
     return [catalog.get_product(store, product) for store, product in ids]
+
+
+def _searched(catalog: SqlCatalog, stores: set[int]) -> list[tuple[int, list[int]]]:
+    """Keyword searches the target's own index serves (it is built there, not copied)."""
+    found = []
+    for store in sorted(stores):
+        for keyword in ("PRODUCT 1", "sku-0", "bare", "t 0"):
+            total, items = catalog.list_products(
+                store, ProductSearch(keyword=keyword), offset=0, limit=100
+            )
+            found.append((total, [item.id for item in items]))
+    return found
 
 
 def _referenced(source: Source) -> set[str]:
@@ -369,6 +382,8 @@ def test_migrates_to_sqlite_and_a_folder(source: Source, tmp_path: Path) -> None
     catalog = SqlCatalog(target_url)
     try:
         assert _products(catalog, source.products) == _products(source.catalog, source.products)
+        stores = {store for store, _ in source.products}
+        assert _searched(catalog, stores) == _searched(source.catalog, stores)
         _assert_ids_go_on(source, catalog)
     finally:
         catalog.close()
@@ -385,6 +400,12 @@ def test_a_round_trip_through_postgresql_changes_nothing(source: Source, tmp_pat
         back_blobs = FolderBlobStore(tmp_path / "back-media")
         try:
             _migrate(source, middle, middle_blobs)
+            stores = {store for store, _ in source.products}
+            on_postgresql = SqlCatalog(url)
+            try:
+                assert _searched(on_postgresql, stores) == _searched(source.catalog, stores)
+            finally:
+                on_postgresql.close()
             prepare_target(middle, back)
             report = copy_backend(middle, middle_blobs, back, back_blobs)
             assert _dump(back) == _dump(middle) == _dump(source.catalog.engine)

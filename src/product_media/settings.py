@@ -108,6 +108,9 @@ class Settings(BaseSettings):
         300.0, ge=0, description="Seconds between sweeps for what crashes left; 0 = at start only"
     )
     rate_limit_per_minute: int = Field(600, ge=0, description="Requests per token; 0 = unlimited")
+    read_cache_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="Rendered products kept per process; 0 = none"
+    )
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         ("*",), description="Origins whose pages may call the API from a browser; * = any"
     )

@@ -34,6 +34,7 @@ from product_media.api.in_flight import CountWrites, WritesInFlight
 from product_media.api.limits import BodyLimits, UploadRoutes
 from product_media.api.page_session import RateLimited
 from product_media.api.paths import TrailingSlash
+from product_media.api.product_reads import ProductReads
 from product_media.api.request_log import RequestLog
 from product_media.api.state import AppState
 from product_media.bootstrap import Adapters, build
@@ -42,6 +43,7 @@ from product_media.ingest.images import configure_vips
 from product_media.logs import configure_logging
 from product_media.seed_file import SeedFileError, load_seed
 from product_media.service.jobs import JobRunner
+from product_media.service.rendered import RenderedProducts
 from product_media.service.seed import apply_seed
 from product_media.service.sweep import sweep
 from product_media.settings import Settings
@@ -186,7 +188,11 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
                     built.storage, built.ingest, built.leases, time_limit=settings.update_timeout
                 )
                 app.state.product_media = AppState(
-                    settings=settings, adapters=built, jobs=jobs, seed=seed
+                    settings=settings,
+                    adapters=built,
+                    jobs=jobs,
+                    rendered=RenderedProducts(settings.read_cache_bytes),
+                    seed=seed,
                 )
                 app.state.readiness = _Readiness(built)
                 async with anyio.create_task_group() as tasks:
@@ -228,6 +234,7 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     app.include_router(page.router)
     app.add_exception_handler(RateLimited, page.rate_limited)
     app.include_router(docs.router)
+    app.add_middleware(ProductReads)
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_body_bytes,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeGuard
 
 from anyio.to_thread import run_sync
 from fastapi import Depends, Path, Request, Security
@@ -32,7 +32,9 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
 _MISSING = "Access token is missing: send Authorization: Bearer <token>"
 
 
-def presented_token(
+# The dependencies here that do no I/O are coroutines: FastAPI runs a plain function in a
+# worker thread, a hop that costs more than their work.
+async def presented_token(
     credentials: Credentials,
     request: Request,
     state: Annotated[AppState, Depends(app_state)],
@@ -49,13 +51,31 @@ def presented_token(
 Token = Annotated[str | None, Depends(presented_token)]
 
 
-def hashed_token(token: Token) -> str:
+async def hashed_token(token: Token) -> str:
     """The token, hashed as the catalog keeps it: within a store, capacity is shared fairly
     between tokens. (FastAPI reads the token once for this and for the grant.)"""
     return token_hash(token) if token is not None else ""
 
 
 HashedToken = Annotated[str, Depends(hashed_token)]
+
+
+def known(found: tuple[str, Grant] | None, hashed: str) -> TypeGuard[tuple[str, Grant]]:
+    """Whether the catalog's answer for a token's hash is a grant of that very token."""
+    return found is not None and hmac.compare_digest(found[0], hashed)
+
+
+async def count_request(state: AppState, hashed: str) -> None:
+    """Count a request of a known token against its rate limit; raises 429 over it."""
+    limiter = state.adapters.rate_limiter
+    wait = await limiter.retry_after(hashed)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "RATE_LIMITED",
+            f"Too many requests: at most {limiter.per_minute} a minute per token",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def require(scope: str | None) -> Callable[..., Awaitable[Grant]]:
@@ -76,19 +96,11 @@ def require(scope: str | None) -> Callable[..., Awaitable[Grant]]:
         hashed = token_hash(token)
         catalog = state.adapters.catalog
         found = await run_sync(catalog.find_grant, hashed)
-        if found is None or not hmac.compare_digest(found[0], hashed):
+        if not known(found, hashed):
             raise ApiError(403, "INVALID_API_TOKEN", "Access token is invalid")
         # Counted before the store check: 404 STORE_NOT_FOUND and 403 tell which store ids
         # exist, and probing them must cost the token as any other request does.
-        limiter = state.adapters.rate_limiter
-        wait = await limiter.retry_after(hashed)
-        if wait is not None:
-            raise ApiError(
-                429,
-                "RATE_LIMITED",
-                f"Too many requests: at most {limiter.per_minute} a minute per token",
-                headers={"Retry-After": str(wait)},
-            )
+        await count_request(state, hashed)
         grant = found[1]
         if grant.store_id != store_id:
             if not await run_sync(catalog.store_exists, store_id):

@@ -28,7 +28,7 @@ from product_media.api.page_session import (
 from product_media.api.page_view import media_view, thumbnail
 from product_media.api.products import url_maker
 from product_media.api.render import UrlMaker
-from product_media.api.state import AppState, app_state
+from product_media.api.state import AppState, app_state, state_of
 from product_media.domain.access import Grant
 from product_media.domain.product_edits import ProductSearch
 from product_media.service import products, profile
@@ -239,7 +239,7 @@ async def forget_tokens(request: Request, state: State) -> Response:
 async def rate_limited(request: Request, exc: Exception) -> Response:
     """A page read over its token's rate limit: 429 with Retry-After, as the API answers."""
     assert isinstance(exc, RateLimited)
-    state = app_state(request)
+    state = state_of(request)
     response = _page(request, state, "missing.html", 429, what=None, message=str(exc))
     response.headers["Retry-After"] = str(exc.seconds)
     return response

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from anyio.to_thread import run_sync
 from fastapi import Request, Response
 
-from product_media.api.state import AppState, app_state
+from product_media.api.state import AppState, state_of
 from product_media.domain.access import Grant, token_hash
 
 TOKENS_COOKIE = "product_media_page"
@@ -91,7 +91,7 @@ async def reader(request: Request, state: AppState) -> Reader:
 def _secure(request: Request) -> bool:
     """Whether the browser reaches the page over HTTPS (directly, or as PUBLIC_URL says behind
     a proxy that ends TLS): the cookies are then never sent in the clear."""
-    public_url = app_state(request).settings.public_url or ""
+    public_url = state_of(request).settings.public_url or ""
     return request.url.scheme == "https" or public_url.startswith("https://")
 
 

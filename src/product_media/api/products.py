@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import TypeAdapter
 
 from product_media.api.auth import StoreId, require
 from product_media.api.errors import documented
@@ -23,6 +24,7 @@ from product_media.api.state import AppState, app_state
 from product_media.domain.access import CREATE_CATALOG, READ_CATALOG, UPDATE_CATALOG, Grant
 from product_media.domain.image_edits import ImageEdit
 from product_media.domain.media import Alt
+from product_media.domain.product import Product
 from product_media.domain.product_edits import KEEP, ProductChanges, ProductSearch, SortBy
 from product_media.service import products
 
@@ -167,11 +169,20 @@ async def list_products(
     }
 
 
+_PRODUCT_OUT = TypeAdapter(ProductOut)
+
+
+def _product_body(product: Product, url: UrlMaker) -> bytes:
+    """The product's JSON as FastAPI makes a `response_model=ProductOut` answer: checked
+    against the schema, then written by alias, fields the product lacks left out (legacy
+    image fields stay absent; a missing sku stays null)."""
+    checked = _PRODUCT_OUT.validate_python(product_json(product, url))
+    return _PRODUCT_OUT.dump_json(checked, by_alias=True, exclude_unset=True)
+
+
 @router.get(
     "/api/v3/{storeId}/products/{productId}",
     response_model=ProductOut,
-    # Legacy fields the product lacks stay absent; a missing sku stays null.
-    response_model_exclude_unset=True,
     responses=READ_ERRORS,
 )
 async def get_product(
@@ -180,11 +191,18 @@ async def get_product(
     product_id: ProductId,
     grant: Annotated[Grant, Depends(require(READ_CATALOG))],
     state: Annotated[AppState, Depends(app_state)],
-) -> dict[str, Any]:
-    product = await products.get_product(
-        state.storage, store_id, product_id, enabled_only=grant.kind == "public"
+) -> Response:
+    url = url_maker(request, state)
+    body = await products.read_product(
+        state.storage,
+        state.rendered,
+        store_id,
+        product_id,
+        url.prefix,
+        lambda product: _product_body(product, url),
+        enabled_only=grant.kind == "public",
     )
-    return product_json(product, url_maker(request, state))
+    return Response(body, media_type="application/json")
 
 
 @router.delete(

@@ -25,6 +25,9 @@ class Product:
     unlimited: bool = True
     created: datetime | None = None
     updated: datetime | None = None
+    # Grows with every write to the product or its media: what was read or made from one
+    # revision of the product is current while the catalog still holds that revision.
+    revision: int = 0
 
     @property
     def in_stock(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from anyio.to_thread import run_sync
 
@@ -15,6 +15,7 @@ from product_media.domain.update_report import UpdateReport
 from product_media.service.errors import ProductNotFound, SkuAlreadyExists
 from product_media.service.media import collect_after, write_media
 from product_media.service.ports import Ingest, Storage
+from product_media.service.rendered import Rendered, RenderedProducts
 from product_media.storage.ports import SkuTaken
 
 
@@ -50,6 +51,37 @@ async def last_media_update(
 ) -> UpdateReport | None:
     """What the product's last media update asked for and what became of each item."""
     return await run_sync(storage.catalog.update_report, store_id, product_id)
+
+
+async def read_product(
+    storage: Storage,
+    rendered: RenderedProducts,
+    store_id: int,
+    product_id: int,
+    variant: Hashable,
+    render: Callable[[Product], bytes],
+    *,
+    enabled_only: bool = False,
+) -> bytes:
+    """The product as `render` makes it: from `rendered` while the catalog holds the revision
+    it was made from (one lookup by primary key), else loaded, rendered and kept. Raises
+    ProductNotFound as get_product does."""
+    entry: Rendered | None = None
+    if rendered.enabled:
+        revision = await run_sync(storage.catalog.product_revision, store_id, product_id)
+        if revision is None:
+            raise ProductNotFound(product_id)
+        entry = rendered.get(product_id, variant, revision)
+    if entry is None:
+        # Kept under the revision it was read with, in one snapshot with its media: a write
+        # since the lookup above is either in it or makes it stale at the next lookup.
+        product = await run_sync(storage.catalog.get_product, store_id, product_id)
+        if product is None:
+            raise ProductNotFound(product_id)
+        entry = rendered.put(product, variant, render(product))
+    if enabled_only and not entry.enabled:
+        raise ProductNotFound(product_id)
+    return entry.body
 
 
 async def list_products(

@@ -18,10 +18,12 @@ from sqlalchemy import (
     Connection,
     Row,
     Select,
+    bindparam,
     delete,
     exists,
     func,
     insert,
+    inspect,
     or_,
     select,
     text,
@@ -38,12 +40,16 @@ from product_media.domain.seed import Seed, SeedConflict, SeedProduct
 from product_media.domain.update_report import UpdateReport, report_from, report_value
 from product_media.storage import ids, rows
 from product_media.storage.engine import (
+    Lookup,
     db_now,
     epoch_now,
     is_postgresql,
+    look_up,
+    lookup_engine,
     make_engine,
     migrate,
     read_transaction,
+    sqlite_engine_per_thread,
     write_transaction,
 )
 from product_media.storage.ports import ClaimLost, MediaJob, SkuTaken
@@ -57,12 +63,42 @@ from product_media.storage.tables import (
     media_reports,
     owners,
     products,
+    products_search,
     stores,
     tokens,
     videos,
 )
 
 T = TypeVar("T")
+
+
+# The lookups every read makes.
+_GRANT = Lookup(
+    select(tokens.c.token_hash, tokens.c.store_id, tokens.c.kind, tokens.c.scopes).where(
+        tokens.c.token_hash == bindparam("hashed")
+    )
+)
+_REVISION_OF = select(products.c.revision).where(
+    products.c.id == bindparam("product_id"), products.c.store_id == bindparam("store_id")
+)
+_REVISION = Lookup(_REVISION_OF)
+# Both in one statement (one round trip): no row when the token is unknown.
+_GRANT_AND_REVISION = Lookup(
+    select(
+        tokens.c.token_hash,
+        tokens.c.store_id,
+        tokens.c.kind,
+        tokens.c.scopes,
+        _REVISION_OF.scalar_subquery(),
+    ).where(tokens.c.token_hash == bindparam("hashed"))
+)
+
+
+def _grant(row: Any) -> tuple[str, Grant] | None:
+    if row is None:
+        return None
+    token_hash, store_id, kind, scopes = row
+    return token_hash, Grant(int(store_id), kind, frozenset(filter(None, scopes.split(","))))
 
 
 class StoreExists(Exception):
@@ -97,13 +133,23 @@ class SqlCatalog:
 
     def __init__(self, url: str, *, owner_lease: float = 60.0) -> None:
         self.engine = make_engine(url)
+        # SQLite's lookups made in place, on the event loop, draw on a pool of their own that
+        # never makes them wait for a connection (see grant_and_revision_at_once).
+        self._in_place = sqlite_engine_per_thread(url)
+        # PostgreSQL's lookups on a pool that does not ping at each checkout.
+        self._lookups = self.engine if self._in_place is not None else lookup_engine(url)
         self._owner_lease = owner_lease
+        self._has_search_index: bool | None = None
 
     def migrate(self) -> None:
         migrate(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._in_place is not None:
+            self._in_place.dispose()
+        else:
+            self._lookups.dispose()
 
     def ping(self) -> None:
         """Raises when the database does not answer."""
@@ -235,16 +281,45 @@ class SqlCatalog:
 
     def find_grant(self, hashed: str) -> tuple[str, Grant] | None:
         """The stored hash and the grant of a token, looked up by its hash."""
-        with read_transaction(self.engine) as conn:
-            row = conn.execute(
-                select(
-                    tokens.c.token_hash, tokens.c.store_id, tokens.c.kind, tokens.c.scopes
-                ).where(tokens.c.token_hash == hashed)
-            ).first()
-        if row is None:
+        dialect = self.engine.dialect
+        return look_up(
+            self._lookups, lambda cursor: _grant(_GRANT.first(cursor, dialect, hashed=hashed))
+        )
+
+    def grant_and_revision(
+        self, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None]:
+        """find_grant and product_revision at once, in one statement; the revision is None
+        also when the token is unknown."""
+        return look_up(
+            self._lookups,
+            lambda cursor: self._grant_and_revision(cursor, hashed, store_id, product_id),
+        )
+
+    def grant_and_revision_at_once(
+        self, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None] | None:
+        """grant_and_revision where it takes microseconds and waits for nothing: on SQLite,
+        whose readers of a WAL database never wait for its writers (two lookups by key in a
+        local file). None on PostgreSQL: a network round trip belongs in a worker thread."""
+        if self._in_place is None:
             return None
-        scopes = frozenset(filter(None, row.scopes.split(",")))
-        return row.token_hash, Grant(row.store_id, row.kind, scopes)
+        return look_up(
+            self._in_place,
+            lambda cursor: self._grant_and_revision(cursor, hashed, store_id, product_id),
+        )
+
+    def _grant_and_revision(
+        self, cursor: Any, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None]:
+        """An unknown token's product is not looked up: (None, None)."""
+        found = _GRANT_AND_REVISION.first(
+            cursor, self.engine.dialect, hashed=hashed, product_id=product_id, store_id=store_id
+        )
+        if found is None:
+            return None, None
+        revision = found[4]
+        return _grant(found[:4]), None if revision is None else int(revision)
 
     # -- products ----------------------------------------------------------------------------
 
@@ -270,6 +345,7 @@ class SqlCatalog:
                         store_id=store_id,
                         created_at=now,
                         updated_at=now,
+                        revision=ids.next_id(conn, "revisions"),
                         **_product_fields(fresh),
                     )
                 )
@@ -282,15 +358,29 @@ class SqlCatalog:
         with read_transaction(self.engine) as conn:
             return conn.execute(query).first() is not None
 
+    def product_revision(self, store_id: int, product_id: int) -> int | None:
+        """The product's revision (None when the store has no such product): one lookup by
+        primary key."""
+        dialect = self.engine.dialect
+        found = look_up(
+            self._lookups,
+            lambda cursor: _REVISION.first(
+                cursor, dialect, product_id=product_id, store_id=store_id
+            ),
+        )
+        return None if found is None else int(found[0])
+
     def get_product(self, store_id: int, product_id: int) -> Product | None:
-        with read_transaction(self.engine) as conn:
+        # One snapshot for the product's row and its media, so that what is read is exactly
+        # its revision (PostgreSQL's default gives each statement a snapshot of its own).
+        with read_transaction(self.engine, snapshot=True) as conn:
             found = _product_rows(conn, store_id, [product_id])
             return rows.load_products(conn, found)[0] if found else None
 
     def list_products(
         self, store_id: int, search: ProductSearch, *, offset: int, limit: int
     ) -> tuple[int, list[Product]]:
-        where = [products.c.store_id == store_id, *_filters(search)]
+        where = _filters(store_id, search, self._search_index())
         with read_transaction(self.engine) as conn:
             total = conn.execute(
                 select(func.count()).select_from(products).where(*where)
@@ -303,6 +393,17 @@ class SqlCatalog:
                 .limit(limit)
             ).all()
             return int(total), rows.load_products(conn, found)
+
+    def _search_index(self) -> bool:
+        """Whether keyword search may read SQLite's trigram index (migration 0008 made it,
+        unless FTS5 was missing). PostgreSQL's trigram indexes serve the search's ILIKE as
+        they are, so no query there names them."""
+        if self._has_search_index is None:
+            with self.engine.connect() as conn:
+                self._has_search_index = not is_postgresql(conn) and inspect(conn).has_table(
+                    products_search.name
+                )
+        return self._has_search_index
 
     def delete_product(self, store_id: int, product_id: int) -> frozenset[str] | None:
         """Delete a product; returns the blob keys it used, or None when there was none."""
@@ -358,7 +459,11 @@ class SqlCatalog:
                         conn.execute(
                             update(products)
                             .where(products.c.id == product_id)
-                            .values(updated_at=db_now(), **fields)
+                            .values(
+                                updated_at=db_now(),
+                                revision=ids.next_id(conn, "revisions"),
+                                **fields,
+                            )
                         )
             if job is not None:
                 conn.execute(delete(media_jobs).where(media_jobs.c.id == job))
@@ -442,6 +547,7 @@ class SqlCatalog:
                 store_id=store_id,
                 created_at=now,
                 updated_at=now,
+                revision=ids.next_id(conn, "revisions"),
                 **_product_fields(fresh),
             )
         )
@@ -715,8 +821,23 @@ def _sku_constraint() -> Iterator[None]:
         raise SkuTaken("SKU is taken by another product of the store") from exc
 
 
-def _filters(search: ProductSearch) -> list[ColumnElement[bool]]:
+# The trigram index finds nothing shorter than a trigram.
+_SHORTEST_INDEXED = 3
+
+
+def _filters(
+    store_id: int, search: ProductSearch, search_index: bool = False
+) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
+    keyword = search.keyword or ""
+    # FTS5 reads a query string only up to a NUL; such a keyword scans.
+    indexed = search_index and len(keyword) >= _SHORTEST_INDEXED and "\x00" not in keyword
+    if search.product_ids is None and indexed:
+        # `store_id + 0` keeps SQLite from reading the store's whole index beside the trigram
+        # index's few ids (its documented way to rule out an index for a term).
+        where.append(products.c.store_id + 0 == store_id)
+    else:
+        where.append(products.c.store_id == store_id)
     if search.enabled_only:
         where.append(products.c.enabled.is_(True))
     if search.product_ids is not None:
@@ -736,7 +857,17 @@ def _filters(search: ProductSearch) -> list[ColumnElement[bool]]:
                 products.c.sku.ilike(pattern, escape="\\"),
             )
         )
+        if indexed:
+            where.append(products.c.id.in_(_indexed_matches(keyword)))
     return where
+
+
+def _indexed_matches(keyword: str) -> Select[Any]:
+    """The ids whose name or SKU holds `keyword`, by the trigram index: case folded for all
+    of Unicode, so a superset of what the ILIKE above keeps (it folds ASCII only), which
+    then decides. The keyword is one FTS5 string, so no character in it is syntax."""
+    phrase = '"' + keyword.replace('"', '""') + '"'
+    return select(products_search.c.rowid).where(products_search.c.products_search.match(phrase))
 
 
 def _order(sort_by: SortBy | None) -> list[ColumnElement[Any]]:

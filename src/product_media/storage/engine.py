@@ -5,16 +5,18 @@ from __future__ import annotations
 import ipaddress
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
     DateTime,
+    Dialect,
     Engine,
     Float,
+    Select,
     column,
     create_engine,
     event,
@@ -25,11 +27,14 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.pool import Pool, SingletonThreadPool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+T = TypeVar("T")
+
 # The newest migration under migrations/versions (a test keeps the two in step).
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0008"
 
 # Any number works as long as every process uses the same one: it names the lock that lets
 # one of several replicas starting at once run the migrations.
@@ -84,8 +89,17 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+def sqlite_engine_per_thread(url: str) -> Engine | None:
+    """For a SQLite URL, an engine that keeps one connection per thread that uses it, so a
+    checkout never waits for a connection others hold; None for any other database."""
+    url = database_url(url)
+    return _sqlite_engine(url, SingletonThreadPool) if url.startswith("sqlite") else None
+
+
+def _sqlite_engine(url: str, poolclass: type[Pool] | None = None) -> Engine:
+    engine = create_engine(
+        url, poolclass=poolclass, connect_args={"timeout": 60, "check_same_thread": False}
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -133,9 +147,77 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def read_transaction(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn, conn.begin():
-        yield conn
+def read_transaction(engine: Engine, *, snapshot: bool = False) -> Iterator[Connection]:
+    """`snapshot`: every statement reads the same snapshot, on PostgreSQL too (SQLite's read
+    transactions always do)."""
+    with engine.connect() as conn:
+        if snapshot and is_postgresql(conn):
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
+
+
+class Lookup:
+    """A SELECT built once and run on a pooled DBAPI connection as it is: for the lookups of
+    every request, where SQLAlchemy's execution path costs several times the query itself.
+    Its columns come back as the driver gives them (no type processing)."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self._statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def first(self, cursor: Any, dialect: Dialect, **params: Any) -> Any:
+        """The first row, or None."""
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self._statement.compile(dialect=dialect)
+            names = tuple(compiled.positiontup or ()) if compiled.positional else None
+            found = self._compiled[dialect.name] = (str(compiled), names)
+        sql, names = found
+        cursor.execute(sql, params if names is None else tuple(params[n] for n in names))
+        return cursor.fetchone()
+
+
+def lookup_engine(url: str) -> Engine:
+    """An engine for Lookups on PostgreSQL: no ping at each checkout (a round trip, as long
+    as the lookup itself); look_up replaces a connection found dead instead."""
+    url = database_url(url)
+    return create_engine(url, pool_size=10, max_overflow=20)
+
+
+def look_up(engine: Engine, run: Callable[[Any], T]) -> T:
+    """`run(cursor)` on a pooled DBAPI connection, outside any transaction (each statement is
+    its own); once more on a new connection when the first one is found dead."""
+    connection = engine.raw_connection()
+    try:
+        return _on(engine, connection, run)
+    except engine.dialect.loaded_dbapi.Error as exc:
+        if not engine.dialect.is_disconnect(exc, connection, None):
+            raise
+        connection.invalidate(exc)
+    finally:
+        connection.close()
+    connection = engine.raw_connection()
+    try:
+        return _on(engine, connection, run)
+    finally:
+        connection.close()
+
+
+def _on(engine: Engine, connection: Any, run: Callable[[Any], T]) -> T:
+    postgresql = engine.dialect.name == "postgresql"
+    if postgresql:
+        # No BEGIN and ROLLBACK around the reads, a round trip each.
+        connection.driver_connection.autocommit = True
+    try:
+        cursor = connection.cursor()
+        try:
+            return run(cursor)
+        finally:
+            cursor.close()
+    finally:
+        if postgresql and not connection.driver_connection.closed:
+            connection.driver_connection.autocommit = False
 
 
 def schema_revision(conn: Connection) -> str | None:

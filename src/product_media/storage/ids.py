@@ -1,5 +1,7 @@
 """Ids that are never handed out twice: stores, products, and images and videos (one sequence
-for both, so that an id names one gallery item).
+for both, so that an id names one gallery item), and product revisions (one sequence for the
+whole catalog, so that a product deleted and made again with its old id, as a reset or a seed
+does, never repeats a revision that a process may still hold a rendering of).
 
 SQLite would give a deleted last row's id again (it hands out max(id) + 1), so there the last
 id of each kind is kept in `id_counters`. PostgreSQL sequences never go back: stores and
@@ -16,8 +18,8 @@ from sqlalchemy.dialects.postgresql import REGCLASS
 from product_media.storage.engine import is_postgresql
 from product_media.storage.tables import id_counters, images, products, stores, videos
 
-Kind = Literal["stores", "products", "media"]
-KINDS: tuple[Kind, ...] = ("stores", "products", "media")
+Kind = Literal["stores", "products", "media", "revisions"]
+KINDS: tuple[Kind, ...] = ("stores", "products", "media", "revisions")
 
 # The tables whose rows take their ids from each kind.
 TABLES: dict[Kind, tuple[Table, ...]] = {
@@ -26,10 +28,20 @@ TABLES: dict[Kind, tuple[Table, ...]] = {
     "media": (images, videos),
 }
 
+# The largest value of each kind stored in the catalog's rows.
+_STORED: dict[Kind, tuple[ColumnElement[Any], ...]] = {
+    "stores": (stores.c.id,),
+    "products": (products.c.id,),
+    "media": (images.c.id, videos.c.id),
+    "revisions": (products.c.revision,),
+}
+
 
 def _sequence(kind: Kind) -> ColumnElement[Any]:
     if kind == "media":
         return cast("media_ids", REGCLASS)
+    if kind == "revisions":
+        return cast("product_revisions", REGCLASS)
     return cast(func.pg_get_serial_sequence(kind, "id"), REGCLASS)
 
 
@@ -37,7 +49,7 @@ def next_id(conn: Connection, kind: Kind) -> int:
     """A new id of `kind`, larger than every one handed out or given before; the caller inserts
     the row in the same transaction."""
     if is_postgresql(conn):
-        if kind != "media":
+        if kind in ("stores", "products"):
             # Conflicts with the lock an insert of an explicit id takes (insert_explicit), so
             # that none runs between this id being drawn and its row being inserted.
             conn.execute(text(f"LOCK TABLE {kind} IN ROW EXCLUSIVE MODE"))
@@ -79,8 +91,8 @@ def move_past(conn: Connection, kind: Kind, used: int) -> None:
 def last_issued(conn: Connection, kind: Kind) -> int:
     """The largest id of `kind` handed out or stored so far (0 for none)."""
     top = max(
-        int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
-        for table in TABLES[kind]
+        int(conn.execute(select(func.coalesce(func.max(column), 0))).scalar_one())
+        for column in _STORED[kind]
     )
     if is_postgresql(conn):
         counted = conn.execute(select(func.pg_sequence_last_value(_sequence(kind)))).scalar()

@@ -164,7 +164,14 @@ class ProductCatalog(Protocol):
         Raises SkuTaken."""
         ...
 
-    def get_product(self, store_id: int, product_id: int) -> Product | None: ...
+    def get_product(self, store_id: int, product_id: int) -> Product | None:
+        """The product with its media set, read in one snapshot: exactly its `revision`."""
+        ...
+
+    def product_revision(self, store_id: int, product_id: int) -> int | None:
+        """The product's revision, which every write to it or its media bumps; None when the
+        store has no such product."""
+        ...
 
     def list_products(
         self, store_id: int, search: ProductSearch, *, offset: int, limit: int
@@ -250,6 +257,20 @@ class AccessCatalog(Protocol):
 
     def find_grant(self, hashed: str) -> tuple[str, Grant] | None:
         """The stored hash and the grant of a token, looked up by its hash."""
+        ...
+
+    def grant_and_revision(
+        self, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None]:
+        """find_grant and the product's revision (see ProductCatalog) at once: what every GET
+        of a product looks up. The revision may be None when the token is unknown."""
+        ...
+
+    def grant_and_revision_at_once(
+        self, hashed: str, store_id: int, product_id: int
+    ) -> tuple[tuple[str, Grant] | None, int | None] | None:
+        """grant_and_revision, or None where it would wait for anything (I/O beyond a local
+        file, a lock): the event loop may call it."""
         ...
 
     def store_exists(self, store_id: int) -> bool: ...

@@ -48,6 +48,7 @@ def load_products(conn: Connection, rows: Sequence[Row[Any]]) -> list[Product]:
             unlimited=bool(row.unlimited),
             created=utc(row.created_at),
             updated=utc(row.updated_at),
+            revision=row.revision,
         )
         for row in rows
     ]
@@ -319,5 +320,10 @@ def save_media(
     conn.execute(
         update(products)
         .where(products.c.id == product_id)
-        .values(main_image_id=main_image_id, main_video_id=main_video_id, updated_at=db_now())
+        .values(
+            main_image_id=main_image_id,
+            main_video_id=main_video_id,
+            updated_at=db_now(),
+            revision=ids.next_id(conn, "revisions"),
+        )
     )

@@ -16,7 +16,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    column,
     func,
+    table,
     true,
 )
 
@@ -70,8 +72,14 @@ products = Table(
     Column("main_video_id", Id, nullable=True),
     _created(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Grows with every write to the product or its media, in that write's transaction.
+    Column("revision", BigInteger, nullable=False, server_default="0"),
     Index("ix_products_store_sku", "store_id", "sku", unique=True),
 )
+
+# SQLite only, where FTS5 is available: the trigram index of products' names and SKUs that
+# keyword search reads (migration 0008), kept in step with products by triggers.
+products_search = table("products_search", column("rowid", Integer), column("products_search"))
 
 images = Table(
     "images",
