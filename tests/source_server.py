@@ -144,11 +144,18 @@ class SourceServer:
         status: int = 200,
         headers: dict[str, str] | None = None,
         content_length: int | None = None,
+        not_modified_for: str | None = None,
     ) -> str:
-        """Serve `body`; `content_length` overrides the declared length to tell a lie."""
+        """Serve `body`; `content_length` overrides the declared length to tell a lie. A request
+        whose If-None-Match is `not_modified_for` gets a 304 with `headers` and no body."""
         length = len(body) if content_length is None else content_length
 
         def respond(handler: _Handler, stop: threading.Event) -> None:
+            if not_modified_for is not None and (
+                handler.headers.get("If-None-Match") == not_modified_for
+            ):
+                _start(handler, 304, headers or {})
+                return
             _start(handler, status, {**(headers or {}), "Content-Length": str(length)})
             handler.wfile.write(body)
 

@@ -19,7 +19,13 @@ from product_media.settings import Settings
 from product_media.storage.catalog import SqlCatalog
 from product_media.storage.folder_blobs import FolderBlobStore
 from product_media.storage.leases import DatabaseLeases
-from product_media.storage.ports import BlobStore, BlobStoreUnavailable, Leases, ServiceCatalog
+from product_media.storage.ports import (
+    BlobStore,
+    BlobStoreUnavailable,
+    Leases,
+    ServiceCatalog,
+    SourceMemory,
+)
 
 if TYPE_CHECKING:
     from product_media.ingest.fetcher import Fetcher
@@ -82,7 +88,10 @@ def build_blobs(settings: Settings, owner: str) -> BlobStore:
 
 
 def build_pipeline(
-    settings: Settings, fetcher: Fetcher, scratch: Scratch | None = None
+    settings: Settings,
+    fetcher: Fetcher,
+    scratch: Scratch | None = None,
+    memory: SourceMemory | None = None,
 ) -> Pipeline:
     import anyio
 
@@ -121,7 +130,7 @@ def build_pipeline(
         max_per_store=settings.max_sources_per_store,
         video=video,
     )
-    return Pipeline(fetcher, anyio.CapacityLimiter(workers), limits, scratch)
+    return Pipeline(fetcher, anyio.CapacityLimiter(workers), limits, scratch, memory)
 
 
 def _ensure_bucket(blobs: S3BlobStore) -> None:
@@ -154,7 +163,7 @@ def build(settings: Settings) -> Adapters:
         catalog=catalog,
         blobs=blobs,
         leases=DatabaseLeases(catalog.engine, settings.owner_lease, settings.lock_dir),
-        ingest=build_pipeline(settings, fetcher, scratch),
+        ingest=build_pipeline(settings, fetcher, scratch, catalog),
         rate_limiter=rate_limiter,
         owner=owner,
         prepare=prepare,
