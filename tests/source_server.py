@@ -31,6 +31,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops the SYNs of a burst of connections, which the
+    # client then sends again a second later: a real web server queues them.
+    request_queue_size = 128
 
     def __init__(self, source: SourceServer, host: str, port: int = 0) -> None:
         self.source = source

@@ -245,7 +245,14 @@ def render_image(data: bytes, inspected: Inspected) -> ProcessedImage:
         raise ImageRejected(_reason(f"truncated or corrupt {name}", exc)) from exc
 
     try:
-        sized = {box: _resize(largest, *fit(width, height, box)) for box in DERIVED_SIZES}
+        # Each size from the next larger one, in memory (libvips is lazy: a chain would redo
+        # every larger resize), as thumbnailers do: the same look for less work than resizing
+        # each from 1500 px.
+        sized: dict[int, pyvips.Image] = {}
+        previous = largest
+        for box in sorted(DERIVED_SIZES, reverse=True):
+            resized = _resize(previous, *fit(width, height, box))
+            previous = sized[box] = resized if resized is previous else resized.copy_memory()
         derived = {box: _encode(image) for box, image in sized.items()}
         border = border_info(sized[min(DERIVED_SIZES)])
     except pyvips.Error as exc:
