@@ -355,14 +355,18 @@ def _check_response(response: httpx.Response, max_bytes: int) -> None:
 
 async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
     _check_response(response, max_bytes)
-    body = bytearray()
+    # Joined once at the end: growing one buffer copies it over and over (a bytearray grows
+    # by an eighth at a time), which showed in profiles of the event loop.
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in response.aiter_raw():
-        body += chunk
-        if len(body) > max_bytes:
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
             raise TooLarge(f"larger than {max_bytes} bytes")
-    if not body:
+    if not size:
         raise FetchError("empty response body")
-    return bytes(body)
+    return b"".join(chunks)
 
 
 async def _write_body(
