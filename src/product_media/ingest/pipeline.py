@@ -301,7 +301,7 @@ class Pipeline:
             store_id = tenant[0]
             urls = [url for kind, url in keys if kind == "image" and url not in uploads]
             remembered = await anyio.to_thread.run_sync(self._memory.recall, store_id, urls)
-            reuse = _Reuse(self._memory, store_id, keep, remembered)
+            reuse = _Reuse(self._memory, store_id, keep, remembered, self._limits.max_pixels)
         outcomes = await asyncio.gather(
             *(
                 self._one(
@@ -325,17 +325,25 @@ class _Reuse:
         store_id: int,
         keep: KeepBlobs,
         remembered: Mapping[str, Remembered],
+        max_pixels: int,
     ) -> None:
         self.memory = memory
         self.store_id = store_id
         self.keep = keep
-        self.remembered = remembered
+        self._max_pixels = max_pixels
+        self.remembered = {url: r for url, r in remembered.items() if self._allowed(r.files)}
         self.revalidating = asyncio.Semaphore(REVALIDATIONS_PER_UPDATE)
         self.learned: dict[str, tuple[Validators, str]] = {}
 
     async def stored(self, key: str) -> ImageFiles | None:
         """The files of the store's image whose original has `key`, kept for the commit."""
         files = await anyio.to_thread.run_sync(self.memory.files_of, self.store_id, key)
-        if files is None or not await self.keep([blob.key for blob in files.blobs()]):
+        if files is None or not self._allowed(files):
+            return None
+        if not await self.keep([blob.key for blob in files.blobs()]):
             return None
         return files
+
+    def _allowed(self, files: ImageFiles) -> bool:
+        # Stored under an earlier, higher pixel limit: the source is refused as it would be.
+        return files.width * files.height <= self._max_pixels
