@@ -97,12 +97,20 @@ def backend(name: str, data: Path) -> Iterator[dict[str, str]]:
     from tests.databases import temporary_database
 
     with temporary_database() as database, moto_server() as endpoint:
-        yield {
+        env = {
             **AWS_ENV,
             "PRODUCT_MEDIA_DATABASE_URL": database,
             "PRODUCT_MEDIA_BLOB_URL": f"s3://{fresh_bucket_name()}/media",
             "PRODUCT_MEDIA_S3_ENDPOINT_URL": endpoint,
         }
+        # The command line that makes stores and tokens reads the same settings.
+        saved = dict(os.environ)
+        os.environ.update(env)
+        try:
+            yield env
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 def start_service(data: Path, env: dict[str, str]) -> Service:
