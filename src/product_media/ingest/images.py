@@ -187,7 +187,13 @@ def inspect_image(data: bytes, *, max_pixels: int) -> Inspected:
         )
     # Entropy-coded data stuffs every 0xFF byte, so each scan's marker shows as this pair and
     # counting pairs never misses a scan (metadata holding the pair can only add to the count).
-    if original_format is JPEG and (scans := data.count(b"\xff\xda")) > MAX_JPEG_SCANS:
+    # Only multi-scan files are counted (the count cost 2% of a sync's CPU): a sequential JPEG
+    # holds each component in one scan, at most 10 for libjpeg, which refuses any other.
+    if (
+        original_format is JPEG
+        and header.interlaced
+        and (scans := data.count(b"\xff\xda")) > MAX_JPEG_SCANS
+    ):
         raise ImageRejected(
             f"progressive JPEG of {scans} scans, more than the {MAX_JPEG_SCANS} allowed"
         )
