@@ -20,11 +20,10 @@ from product_media.domain.plan import (
     Ingested,
     Outcome,
 )
-from product_media.domain.source_validators import Validators
+from product_media.domain.source_validators import Remembered, Validators
 from product_media.ingest.address_policy import AddressPolicy, parse_networks
 from product_media.ingest.fetcher import Fetcher, FetchLimits
 from product_media.ingest.pipeline import IngestLimits, Pipeline, original_key, safe_url
-from product_media.storage.ports import Remembered
 from tests.fakes import FakeFetcher, fake_pipeline
 from tests.media_factory import jpeg, png
 from tests.source_server import SourceServer

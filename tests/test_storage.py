@@ -20,14 +20,14 @@ from sqlalchemy import select, text, update
 
 from product_media.domain.blob_keys import blob_key
 from product_media.domain.media import Border, Image, MediaSet
-from product_media.domain.source_validators import Validators
+from product_media.domain.source_validators import Remembered, Validators
 from product_media.service.blob_lifetimes import collect, write_claimed
 from product_media.service.sweep import sweep
 from product_media.storage.catalog import SqlCatalog, StoreExists
 from product_media.storage.engine import SCHEMA_REVISION, migrate, schema_revision
 from product_media.storage.folder_blobs import FolderBlobStore
 from product_media.storage.leases import DatabaseLeases
-from product_media.storage.ports import BlobStore, Remembered
+from product_media.storage.ports import BlobStore
 from product_media.storage.s3_blobs import S3BlobStore
 from product_media.storage.tables import owners
 from tests.crashed_owner import crashed_owner

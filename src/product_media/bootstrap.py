@@ -19,17 +19,11 @@ from product_media.settings import Settings
 from product_media.storage.catalog import SqlCatalog
 from product_media.storage.folder_blobs import FolderBlobStore
 from product_media.storage.leases import DatabaseLeases
-from product_media.storage.ports import (
-    BlobStore,
-    BlobStoreUnavailable,
-    Leases,
-    ServiceCatalog,
-    SourceMemory,
-)
+from product_media.storage.ports import BlobStore, BlobStoreUnavailable, Leases, ServiceCatalog
 
 if TYPE_CHECKING:
     from product_media.ingest.fetcher import Fetcher
-    from product_media.ingest.pipeline import Pipeline
+    from product_media.ingest.pipeline import Pipeline, SourceMemory
     from product_media.ingest.scratch import Scratch
     from product_media.storage.rate_limits import RateLimiter
     from product_media.storage.s3_blobs import S3BlobStore

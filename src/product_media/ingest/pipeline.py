@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -25,7 +25,7 @@ from product_media.domain.plan import (
     Ingested,
     Outcome,
 )
-from product_media.domain.source_validators import Validators
+from product_media.domain.source_validators import Remembered, Validators
 from product_media.ingest.fair_share import FairShare
 from product_media.ingest.fetcher import Fetcher, FetchError, FetchLimits
 from product_media.ingest.formats import sniff
@@ -39,7 +39,6 @@ from product_media.ingest.memory_budget import MemoryBudget
 from product_media.ingest.scratch import Scratch
 from product_media.ingest.video_files import VideoLimits
 from product_media.ingest.video_sources import PutBlobs, VideoSourceLimits, VideoSources
-from product_media.storage.ports import Remembered, SourceMemory
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +59,24 @@ KeepBlobs = Callable[[Collection[str]], Awaitable[bool]]
 # Conditional requests of one update at once. They hold no body and no slot (a 304 has
 # nothing to hold), so a re-sync of unchanged sources costs about one round trip.
 REVALIDATIONS_PER_UPDATE = 32
+
+
+class SourceMemory(Protocol):
+    """Per store and source URL, what the source answered last time; and the files of the
+    originals a store already has. Only a store's own images answer for it (the catalog)."""
+
+    def recall(self, store_id: int, urls: Collection[str]) -> dict[str, Remembered]:
+        """Of `urls`, those remembered for the store whose original an image of the store
+        still has, with that image's files."""
+        ...
+
+    def files_of(self, store_id: int, original_key: str) -> ImageFiles | None:
+        """The files of an image of the store whose original is `original_key`, if any."""
+        ...
+
+    def remember(self, store_id: int, sources: Mapping[str, tuple[Validators, str]]) -> None:
+        """Record, for each url, its validators and the key of the original its bytes are."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -255,13 +272,15 @@ class Pipeline:
         reuse: _Reuse | None,
     ) -> Outcome:
         # Outside the gate and the slot: a conditional request holds no body.
-        if (
-            kind == "image"
-            and uploaded is None
-            and reuse is not None
-            and (unchanged := await self._unchanged(url, reuse)) is not None
-        ):
-            return unchanged
+        if kind == "image" and uploaded is None and reuse is not None:
+            try:
+                unchanged = await self._unchanged(url, reuse)
+            except Exception:
+                # Reuse is an optimisation: the source is fetched and processed instead.
+                log.exception("image source %s: reuse failed", safe_url(url))
+                unchanged = None
+            if unchanged is not None:
+                return unchanged
         async with gate, self._in_flight.slot(*tenant):
             try:
                 with metrics.SOURCES_IN_FLIGHT.track_inprogress():

@@ -35,7 +35,7 @@ from product_media.domain.access import Grant, TokenKind
 from product_media.domain.media import DERIVED_SIZES, ImageFiles, MediaSet
 from product_media.domain.product import Product
 from product_media.domain.product_edits import ProductChanges, ProductSearch, SortBy
-from product_media.domain.source_validators import Validators
+from product_media.domain.source_validators import Remembered, Validators
 from product_media.storage import ids, rows
 from product_media.storage.engine import (
     db_now,
@@ -46,7 +46,7 @@ from product_media.storage.engine import (
     read_transaction,
     write_transaction,
 )
-from product_media.storage.ports import ClaimLost, MediaJob, Remembered, SkuTaken
+from product_media.storage.ports import ClaimLost, MediaJob, SkuTaken
 from product_media.storage.tables import (
     blob_claims,
     blob_marks,

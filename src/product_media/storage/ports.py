@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from product_media.domain.access import Grant
-from product_media.domain.media import ImageFiles, MediaSet
+from product_media.domain.media import MediaSet
 from product_media.domain.product import Product
 from product_media.domain.product_edits import ProductChanges, ProductSearch
-from product_media.domain.source_validators import Validators
 
 T = TypeVar("T")
 
@@ -244,32 +243,6 @@ class BlobLedger(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Remembered:
-    """A store's source URL as last fetched: its validators and the files its bytes made."""
-
-    validators: Validators
-    files: ImageFiles
-
-
-class SourceMemory(Protocol):
-    """Per store and source URL, what the source answered last time; and the files of the
-    originals a store already has. Only a store's own images answer for it."""
-
-    def recall(self, store_id: int, urls: Collection[str]) -> dict[str, Remembered]:
-        """Of `urls`, those remembered for the store whose original an image of the store still
-        has, with that image's files."""
-        ...
-
-    def files_of(self, store_id: int, original_key: str) -> ImageFiles | None:
-        """The files of an image of the store whose original is `original_key`, if any."""
-        ...
-
-    def remember(self, store_id: int, sources: Mapping[str, tuple[Validators, str]]) -> None:
-        """Record, for each url, its validators and the key of the original its bytes are."""
-        ...
-
-
 class AccessCatalog(Protocol):
     """Tokens and stores, as the HTTP edge checks them."""
 
@@ -320,7 +293,7 @@ class Sweepable(Protocol):
         ...
 
 
-class ServiceCatalog(Catalog, BlobLedger, Sweepable, AccessCatalog, SourceMemory, Protocol):
+class ServiceCatalog(Catalog, BlobLedger, Sweepable, AccessCatalog, Protocol):
     """Everything a running server asks of its catalog."""
 
     def migrate(self) -> None: ...
