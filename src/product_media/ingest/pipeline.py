@@ -202,6 +202,9 @@ class Pipeline:
             stored = None if reuse is None or key is None else await reuse.stored(key)
             contents: dict[str, bytes] = {}
             if stored is not None:
+                log.info(
+                    "image source %s: its bytes are stored already, files reused", safe_url(url)
+                )
                 files = stored
             else:
                 files, contents = await self._image_files(data, busy, key)
