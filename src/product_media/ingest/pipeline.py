@@ -358,11 +358,17 @@ class _Reuse:
         self.learned: dict[str, tuple[Validators, str]] = {}
 
     async def stored(self, key: str) -> ImageFiles | None:
-        """The files of the store's image whose original has `key`, kept for the commit."""
-        files = await anyio.to_thread.run_sync(self.memory.files_of, self.store_id, key)
-        if files is None or not self._allowed(files):
-            return None
-        if not await self.keep([blob.key for blob in files.blobs()]):
+        """The files of the store's image whose original has `key`, kept for the commit; None
+        when there are none to keep (then the bytes are processed)."""
+        try:
+            files = await anyio.to_thread.run_sync(self.memory.files_of, self.store_id, key)
+            if files is None or not self._allowed(files):
+                return None
+            if not await self.keep([blob.key for blob in files.blobs()]):
+                return None
+        except Exception:
+            # Reuse is an optimisation: the bytes are processed instead.
+            log.exception("stored files of %s could not be reused", key)
             return None
         return files
 

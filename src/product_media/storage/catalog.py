@@ -535,6 +535,10 @@ def _files_of(conn: Connection, store_id: int, original_key: str) -> ImageFiles 
     if image is None:
         return None
     refs = list(conn.execute(select(blob_refs).where(blob_refs.c.image_id == image.id)).all())
+    if not any(ref.role == "original" for ref in refs):
+        # Deleted since the statement above (on PostgreSQL each statement sees the latest
+        # commits): there is nothing to reuse.
+        return None
     files = rows.image_files(refs, image.width, image.height, image.border)
     if set(files.derived) != set(DERIVED_SIZES) or files.border is None:
         return None
