@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= data
+# `make bench BACKEND=scaled` times the PUTs on PostgreSQL and the S3 test server.
+BACKEND ?= folder
 
 .PHONY: run token test lint types unit bench clean
 
@@ -43,7 +45,8 @@ unit: $(VENV)/.installed-dev
 test: lint types unit
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/media_update.py
+	$(BIN)/python bench/media_update.py --backend $(BACKEND) --growth 1,10,20,50,100
+	$(BIN)/python bench/ingest_memory.py
 	$(BIN)/python bench/hostile_memory.py
 	$(BIN)/python bench/decode_estimates.py
 	$(BIN)/python bench/fairness.py

@@ -31,6 +31,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops the SYNs of a burst of connections, which the
+    # client then sends again a second later: a real web server queues them.
+    request_queue_size = 128
 
     def __init__(self, source: SourceServer, host: str, port: int = 0) -> None:
         self.source = source
@@ -144,11 +147,18 @@ class SourceServer:
         status: int = 200,
         headers: dict[str, str] | None = None,
         content_length: int | None = None,
+        not_modified_for: str | None = None,
     ) -> str:
-        """Serve `body`; `content_length` overrides the declared length to tell a lie."""
+        """Serve `body`; `content_length` overrides the declared length to tell a lie. A request
+        whose If-None-Match is `not_modified_for` gets a 304 with `headers` and no body."""
         length = len(body) if content_length is None else content_length
 
         def respond(handler: _Handler, stop: threading.Event) -> None:
+            if not_modified_for is not None and (
+                handler.headers.get("If-None-Match") == not_modified_for
+            ):
+                _start(handler, 304, headers or {})
+                return
             _start(handler, status, {**(headers or {}), "Content-Length": str(length)})
             handler.wfile.write(body)
 

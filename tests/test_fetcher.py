@@ -15,6 +15,7 @@ import pytest
 import trustme
 
 from product_media.domain.faults import Fault
+from product_media.domain.source_validators import Validators
 from product_media.ingest.address_policy import AddressPolicy, parse_networks
 from product_media.ingest.fetcher import (
     HEAD_BYTES,
@@ -439,3 +440,73 @@ def test_a_delay_fault_then_fetches_as_usual(source: SourceServer) -> None:
     assert _fetch_with_faults(url, faults).content == b"bytes"
     assert faults.items() == []
     assert source.hits("/delayed.jpg") == 1
+
+
+# Conditional fetches (re-syncs)
+
+
+def unchanged(url: str, validators: Validators, policy: AddressPolicy = PUBLIC) -> bool:
+    async def run() -> bool:
+        fetcher = Fetcher(policy)
+        try:
+            return await fetcher.unchanged(url, LIMITS, validators)
+        finally:
+            await fetcher.aclose()
+
+    return asyncio.run(run())
+
+
+STAMP = "Wed, 01 Jan 2025 00:00:00 GMT"
+
+
+def test_a_fetch_keeps_the_validators_of_its_url(source: SourceServer) -> None:
+    url = source.add("/v.jpg", b"body", headers={"ETag": 'W/"7"', "Last-Modified": STAMP})
+    assert fetch(url).validators == Validators('W/"7"', STAMP)
+    assert fetch(source.add("/plain.jpg", b"body")).validators is None
+
+
+def test_validators_after_a_redirect_are_not_kept(source: SourceServer) -> None:
+    # They describe the target, which the URL may stop pointing to.
+    target = source.add("/target.jpg", b"body", headers={"ETag": '"t"'})
+    fetched = fetch(source.redirect("/moved.jpg", target))
+    assert fetched.content == b"body"
+    assert fetched.validators is None
+
+
+def test_validators_too_long_to_be_validators_are_not_kept(source: SourceServer) -> None:
+    url = source.add("/long.jpg", b"body", headers={"ETag": '"' + "x" * 300 + '"'})
+    assert fetch(url).validators is None
+
+
+@pytest.mark.parametrize(
+    ("validators", "answer"),
+    [
+        (Validators('"a"', STAMP), True),
+        (Validators('"a"', None), True),
+        (Validators('"b"', STAMP), False),
+    ],
+)
+def test_unchanged_asks_conditionally(
+    source: SourceServer, validators: Validators, answer: bool
+) -> None:
+    url = source.add("/c.jpg", b"body", headers={"ETag": '"a"'}, not_modified_for='"a"')
+    assert unchanged(url, validators) is answer
+    headers = source.last_headers("/c.jpg")
+    assert headers["If-None-Match"] == validators.etag
+    if validators.last_modified is None:
+        assert "If-Modified-Since" not in headers
+    else:
+        assert headers["If-Modified-Since"] == validators.last_modified
+
+
+def test_unchanged_is_false_for_a_304_after_a_redirect_or_a_failure(
+    source: SourceServer,
+) -> None:
+    target = source.add("/t.jpg", b"body", headers={"ETag": '"a"'}, not_modified_for='"a"')
+    assert not unchanged(source.redirect("/r.jpg", target), Validators('"a"', None))
+    # Only the request for the URL itself is conditional.
+    assert "If-None-Match" not in source.last_headers("/t.jpg")
+    assert not unchanged(source.url("/missing.jpg"), Validators('"a"', None))
+    refused = source.add("/x.jpg", b"x")
+    assert not unchanged(refused, Validators('"a"', None), NOTHING_ALLOWED)
+    assert source.hits("/x.jpg") == 0

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import anyio
 
-from product_media.domain.media import ImageFiles
+from product_media.domain.media import Blob, ImageFiles
 from product_media.domain.plan import (
     DOWNLOAD_IMAGE_FAILED,
     DOWNLOAD_VIDEO_FAILED,
@@ -17,9 +20,10 @@ from product_media.domain.plan import (
     Ingested,
     Outcome,
 )
+from product_media.domain.source_validators import Remembered, Validators
 from product_media.ingest.address_policy import AddressPolicy, parse_networks
 from product_media.ingest.fetcher import Fetcher, FetchLimits
-from product_media.ingest.pipeline import IngestLimits, Pipeline, safe_url
+from product_media.ingest.pipeline import IngestLimits, Pipeline, original_key, safe_url
 from tests.fakes import FakeFetcher, fake_pipeline
 from tests.media_factory import jpeg, png
 from tests.source_server import SourceServer
@@ -189,3 +193,84 @@ def test_one_store_saturating_the_sources_does_not_delay_another() -> None:
 
     # "At once": the bound is generous for a busy machine; the work itself takes milliseconds.
     assert anyio.run(main) < 2
+
+
+@dataclass
+class Memory:
+    """What a store remembers of its sources and holds of their files (the SourceMemory port;
+    the catalog's own is tested on both databases in test_storage.py)."""
+
+    remembered: dict[str, Remembered] = field(default_factory=dict)
+    originals: dict[str, ImageFiles] = field(default_factory=dict)
+    learned: dict[str, tuple[Validators, str]] = field(default_factory=dict)
+
+    def recall(self, store_id: int, urls: Collection[str]) -> dict[str, Remembered]:
+        return {url: self.remembered[url] for url in urls if url in self.remembered}
+
+    def files_of(self, store_id: int, original_key: str) -> ImageFiles | None:
+        return self.originals.get(original_key)
+
+    def remember(self, store_id: int, sources: Mapping[str, tuple[Validators, str]]) -> None:
+        self.learned.update(sources)
+
+
+def _resync(memory: Memory, sources: list[tuple[str, str]], *, in_use: bool) -> dict[Any, Any]:
+    """Runs `sources` with `memory`; `in_use` is what keeping stored files answers."""
+
+    async def put(contents: Mapping[str, bytes]) -> None:
+        pass
+
+    async def keep(keys: Collection[str]) -> bool:
+        return in_use
+
+    async def main() -> dict[Any, Any]:
+        fetcher = Fetcher(AddressPolicy(parse_networks("127.0.0.1/32")))
+        limits = IngestLimits(
+            image_fetch=FetchLimits(max_bytes=5_000_000, connect_timeout=2, total_timeout=10),
+            max_pixels=100_000_000,
+            concurrency=2,
+            max_in_flight=4,
+            decode_memory=2**30,
+            max_per_store=4,
+        )
+        pipeline = Pipeline(fetcher, anyio.CapacityLimiter(2), limits, memory=memory)
+        try:
+            return await pipeline.run(sources, put, tenant=(1, "t"), time_limit=60, keep=keep)
+        finally:
+            await fetcher.aclose()
+
+    return asyncio.run(main())
+
+
+def test_a_304_for_files_no_longer_in_use_fetches_the_source_anew() -> None:
+    old = ImageFiles(Blob("0" * 64 + ".jpg", "image/jpeg"), 300, 200, {}, None)
+    with SourceServer() as source:
+        url = source.add("/a.jpg", jpeg(300, 200), headers={"ETag": '"a"'}, not_modified_for='"a"')
+        memory = Memory(remembered={url: Remembered(Validators('"a"', None), old)})
+
+        kept = _resync(memory, [("image", url)], in_use=True)
+        assert kept[("image", url)] == Ingested(old)
+        assert source.hits("/a.jpg") == 1
+
+        # The files went between the recall and the 304: the source is fetched and processed.
+        fresh = _resync(memory, [("image", url)], in_use=False)
+        outcome = fresh[("image", url)]
+        assert isinstance(outcome, Ingested) and outcome.files != old
+        assert source.hits("/a.jpg") == 3
+        assert memory.learned == {url: (Validators('"a"', None), outcome.files.original.key)}
+
+
+def test_bytes_of_an_original_in_use_reuse_its_files_only_while_in_use() -> None:
+    body = jpeg(320, 240)
+    with SourceServer() as source:
+        url = source.add("/b.jpg", body)
+        key = original_key(body)
+        assert key is not None
+        held = ImageFiles(Blob(key, "image/jpeg"), 320, 240, {}, None)
+        memory = Memory(originals={key: held})
+
+        assert _resync(memory, [("image", url)], in_use=True)[("image", url)] == Ingested(held)
+        processed = _resync(memory, [("image", url)], in_use=False)[("image", url)]
+        assert isinstance(processed, Ingested) and processed.files != held
+        assert processed.files.original == held.original
+        assert memory.learned == {}, "no validators, nothing to remember"

@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 
@@ -19,7 +19,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import select, text, update
 
 from product_media.domain.blob_keys import blob_key
-from product_media.domain.media import Image, MediaSet
+from product_media.domain.media import Border, Image, MediaSet
+from product_media.domain.source_validators import Remembered, Validators
 from product_media.service.blob_lifetimes import collect, write_claimed
 from product_media.service.sweep import sweep
 from product_media.storage.catalog import SqlCatalog, StoreExists
@@ -213,6 +214,52 @@ def test_a_mark_and_a_claim_of_one_key(storage: Storage) -> None:
     assert s.catalog.being_deleted([key]) == set(), "its owner is not alive"
     assert s.catalog.mark_garbage([key], s.owner) == {key}, "a dead owner's mark is taken over"
     s.catalog.unmark([key], s.owner)
+
+
+def test_stored_files_are_reused_only_by_their_store_and_while_in_use(storage: Storage) -> None:
+    s = storage
+    store, other = s.catalog.create_store("s"), s.catalog.create_store("o")
+    product = s.catalog.create_product(store, "p", None, 0)
+    image, contents = stored_image_files("reused")
+    image = replace(image, border=Border(1, 2, 3, 255, homogeneity=True))
+    write_claimed(s.catalog, s.blobs, "c", s.owner, contents)
+    _commit(s, store, product, "c", MediaSet(main_image=Image(image)))
+    url, key = "https://shop.example/a.jpg", image.original.key
+    s.catalog.remember(store, {url: (Validators('"1"', None), key)})
+    s.catalog.remember(store, {url: (Validators('"2"', "then"), key)})
+
+    assert s.catalog.recall(store, [url, "https://shop.example/other.jpg"]) == {
+        url: Remembered(Validators('"2"', "then"), image)
+    }
+    assert s.catalog.files_of(store, key) == image
+    assert s.catalog.recall(other, [url]) == {}, "another store never fetched it"
+    assert s.catalog.files_of(other, key) is None
+
+    assert s.catalog.claim_in_use("k1", s.owner, list(contents))
+    assert s.catalog.release("k1") == set(contents)
+
+    released = s.catalog.delete_product(store, product)
+    assert released is not None
+    assert collect(s.catalog, s.blobs, s.owner, released) == 5
+    assert s.catalog.recall(store, [url]) == {}, "no image of the store holds them any more"
+    assert s.catalog.files_of(store, key) is None
+    assert not s.catalog.claim_in_use("k2", s.owner, list(contents)), "the files are gone"
+    assert s.catalog.release("k2") == set(), "and nothing was claimed"
+
+
+def test_files_being_deleted_are_not_claimed_for_reuse(storage: Storage) -> None:
+    s = storage
+    store = s.catalog.create_store("s")
+    product = s.catalog.create_product(store, "p", None, 0)
+    image, contents = stored_image_files("dying")
+    write_claimed(s.catalog, s.blobs, "c", s.owner, contents)
+    _commit(s, store, product, "c", MediaSet(main_image=Image(image)))
+    released = s.catalog.delete_product(store, product)
+    assert released is not None
+    # Marked (being deleted) but not deleted yet: a reuse must not keep them.
+    assert s.catalog.mark_garbage(released, s.owner) == released
+    assert not s.catalog.claim_in_use("k", s.owner, released)
+    s.catalog.unmark(released, s.owner)
 
 
 def test_collectors_and_writers_racing_on_the_same_keys_never_lose_a_file(

@@ -24,7 +24,7 @@ from product_media.storage.ports import BlobStore, BlobStoreUnavailable, Leases,
 
 if TYPE_CHECKING:
     from product_media.ingest.fetcher import Fetcher
-    from product_media.ingest.pipeline import Pipeline
+    from product_media.ingest.pipeline import Pipeline, SourceMemory
     from product_media.ingest.scratch import Scratch
     from product_media.storage.rate_limits import RateLimiter
     from product_media.storage.s3_blobs import S3BlobStore
@@ -85,7 +85,10 @@ def build_blobs(settings: Settings, owner: str) -> BlobStore:
 
 
 def build_pipeline(
-    settings: Settings, fetcher: Fetcher, scratch: Scratch | None = None
+    settings: Settings,
+    fetcher: Fetcher,
+    scratch: Scratch | None = None,
+    memory: SourceMemory | None = None,
 ) -> Pipeline:
     import anyio
 
@@ -124,7 +127,7 @@ def build_pipeline(
         max_per_store=settings.max_sources_per_store,
         video=video,
     )
-    return Pipeline(fetcher, anyio.CapacityLimiter(workers), limits, scratch)
+    return Pipeline(fetcher, anyio.CapacityLimiter(workers), limits, scratch, memory)
 
 
 def _ensure_bucket(blobs: S3BlobStore) -> None:
@@ -158,7 +161,7 @@ def build(settings: Settings) -> Adapters:
         catalog=catalog,
         blobs=blobs,
         leases=DatabaseLeases(catalog.engine, settings.owner_lease, settings.lock_dir),
-        ingest=build_pipeline(settings, fetcher, scratch),
+        ingest=build_pipeline(settings, fetcher, scratch, catalog),
         rate_limiter=rate_limiter,
         owner=owner,
         prepare=prepare,

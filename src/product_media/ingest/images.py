@@ -187,7 +187,13 @@ def inspect_image(data: bytes, *, max_pixels: int) -> Inspected:
         )
     # Entropy-coded data stuffs every 0xFF byte, so each scan's marker shows as this pair and
     # counting pairs never misses a scan (metadata holding the pair can only add to the count).
-    if original_format is JPEG and (scans := data.count(b"\xff\xda")) > MAX_JPEG_SCANS:
+    # Only multi-scan files are counted (the count cost 2% of a sync's CPU): a sequential JPEG
+    # holds each component in one scan, at most 10 for libjpeg, which refuses any other.
+    if (
+        original_format is JPEG
+        and header.interlaced
+        and (scans := data.count(b"\xff\xda")) > MAX_JPEG_SCANS
+    ):
         raise ImageRejected(
             f"progressive JPEG of {scans} scans, more than the {MAX_JPEG_SCANS} allowed"
         )
@@ -245,7 +251,14 @@ def render_image(data: bytes, inspected: Inspected) -> ProcessedImage:
         raise ImageRejected(_reason(f"truncated or corrupt {name}", exc)) from exc
 
     try:
-        sized = {box: _resize(largest, *fit(width, height, box)) for box in DERIVED_SIZES}
+        # Each size from the next larger one, in memory (libvips is lazy: a chain would redo
+        # every larger resize), as thumbnailers do: the same look for less work than resizing
+        # each from 1500 px.
+        sized: dict[int, pyvips.Image] = {}
+        previous = largest
+        for box in sorted(DERIVED_SIZES, reverse=True):
+            resized = _resize(previous, *fit(width, height, box))
+            previous = sized[box] = resized if resized is previous else resized.copy_memory()
         derived = {box: _encode(image) for box, image in sized.items()}
         border = border_info(sized[min(DERIVED_SIZES)])
     except pyvips.Error as exc:

@@ -109,13 +109,21 @@ async def write_media(
             lambda: write_claimed(storage.ledger, storage.blobs, claim, storage.owner, contents)
         )
 
+    async def keep(keys: Collection[str]) -> bool:
+        return await run_sync(storage.ledger.claim_in_use, claim, storage.owner, keys)
+
     def planned(current: MediaSet) -> tuple[MediaSet, T]:
         return decide(current, fetched)
 
     try:
         fetched: Fetched = (
             await ingest.run(
-                sources, put, tenant=(store_id, token), time_limit=time_limit, uploads=uploads
+                sources,
+                put,
+                tenant=(store_id, token),
+                time_limit=time_limit,
+                uploads=uploads,
+                keep=keep,
             )
             if sources
             else {}

@@ -30,13 +30,16 @@ from sqlalchemy import (
     union,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from product_media.domain.access import Grant, TokenKind, token_hash, token_prefix
-from product_media.domain.media import MediaSet
+from product_media.domain.media import DERIVED_SIZES, ImageFiles, MediaSet
 from product_media.domain.product import Product
 from product_media.domain.product_edits import ProductChanges, ProductSearch, SortBy
 from product_media.domain.seed import Seed, SeedConflict, SeedProduct
+from product_media.domain.source_validators import Remembered, Validators
 from product_media.domain.update_report import UpdateReport, report_from, report_value
 from product_media.storage import ids, rows
 from product_media.storage.engine import (
@@ -64,6 +67,7 @@ from product_media.storage.tables import (
     owners,
     products,
     products_search,
+    source_validators,
     stores,
     tokens,
     videos,
@@ -565,6 +569,7 @@ class SqlCatalog:
                 gallery_items,
                 media_jobs,
                 media_reports,
+                source_validators,
                 images,
                 videos,
                 products,
@@ -699,6 +704,26 @@ class SqlCatalog:
                 delete(blob_marks).where(blob_marks.c.key.in_(keys), blob_marks.c.owner == owner)
             )
 
+    def claim_in_use(self, claim: str, owner: str, keys: Collection[str]) -> bool:
+        keys = sorted(set(keys))
+        if not keys:
+            return True
+        with write_transaction(self.engine) as conn:
+            # Serialised with mark_garbage per key: once claimed here, no key can be marked
+            # until the claim ends; one marked before has no reference left and is refused.
+            _lock_keys(conn, keys)
+            referenced = set(
+                conn.execute(
+                    select(blob_refs.c.key).where(blob_refs.c.key.in_(keys)).distinct()
+                ).scalars()
+            )
+            if len(referenced) != len(keys) or self._being_deleted(conn, keys):
+                return False
+            conn.execute(
+                insert(blob_claims), [{"claim": claim, "owner": owner, "key": k} for k in keys]
+            )
+            return True
+
     def state_owners(self) -> set[str]:
         with read_transaction(self.engine) as conn:
             return set(
@@ -714,6 +739,62 @@ class SqlCatalog:
         with write_transaction(self.engine) as conn:
             conn.execute(delete(blob_claims).where(blob_claims.c.owner.in_(dead)))
             conn.execute(delete(blob_marks).where(blob_marks.c.owner.in_(dead)))
+
+    # -- what sources answered, for re-syncs -------------------------------------------------
+
+    def recall(self, store_id: int, urls: Collection[str]) -> dict[str, Remembered]:
+        hashes = {_url_hash(url): url for url in urls}
+        if not hashes:
+            return {}
+        remembered: dict[str, Remembered] = {}
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(
+                select(source_validators).where(
+                    source_validators.c.store_id == store_id,
+                    source_validators.c.url_hash.in_(list(hashes)),
+                )
+            ).all()
+            for row in rows:
+                files = _files_of(conn, store_id, row.original_key)
+                if files is not None:
+                    validators = Validators(row.etag, row.last_modified)
+                    remembered[hashes[row.url_hash]] = Remembered(validators, files)
+        return remembered
+
+    def files_of(self, store_id: int, original_key: str) -> ImageFiles | None:
+        with read_transaction(self.engine) as conn:
+            return _files_of(conn, store_id, original_key)
+
+    def remember(self, store_id: int, sources: Mapping[str, tuple[Validators, str]]) -> None:
+        if not sources:
+            return
+        values = [
+            {
+                "store_id": store_id,
+                "url_hash": _url_hash(url),
+                "etag": validators.etag,
+                "last_modified": validators.last_modified,
+                "original_key": key,
+            }
+            for url, (validators, key) in sorted(sources.items())
+        ]
+        with write_transaction(self.engine) as conn:
+            upsert = (
+                postgresql_insert(source_validators)
+                if is_postgresql(conn)
+                else sqlite_insert(source_validators)
+            )
+            conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[source_validators.c.store_id, source_validators.c.url_hash],
+                    set_={
+                        "etag": upsert.excluded.etag,
+                        "last_modified": upsert.excluded.last_modified,
+                        "original_key": upsert.excluded.original_key,
+                    },
+                ),
+                values,
+            )
 
     def _being_deleted(self, conn: Connection, keys: Sequence[str]) -> frozenset[str]:
         marked: Iterable[str] = conn.execute(self._live_marks(keys)).scalars()
@@ -758,6 +839,36 @@ def _save_report(conn: Connection, store_id: int, product_id: int, report: Updat
             report=report_value(report),
         )
     )
+
+
+def _url_hash(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()
+
+
+def _files_of(conn: Connection, store_id: int, original_key: str) -> ImageFiles | None:
+    """The files of one of the store's images whose original is `original_key`, if it has a
+    full set (every derived size and its border: images stored before borders existed do not)."""
+    image = conn.execute(
+        select(images.c.id, images.c.width, images.c.height, images.c.border)
+        .join(blob_refs, blob_refs.c.image_id == images.c.id)
+        .where(
+            images.c.store_id == store_id,
+            blob_refs.c.role == "original",
+            blob_refs.c.key == original_key,
+        )
+        .limit(1)
+    ).first()
+    if image is None:
+        return None
+    refs = list(conn.execute(select(blob_refs).where(blob_refs.c.image_id == image.id)).all())
+    if not any(ref.role == "original" for ref in refs):
+        # Deleted since the statement above (on PostgreSQL each statement sees the latest
+        # commits): there is nothing to reuse.
+        return None
+    files = rows.image_files(refs, image.width, image.height, image.border)
+    if set(files.derived) != set(DERIVED_SIZES) or files.border is None:
+        return None
+    return files
 
 
 def _release(conn: Connection, claim: str) -> frozenset[str]:

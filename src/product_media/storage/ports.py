@@ -251,6 +251,12 @@ class BlobLedger(Protocol):
 
     def unmark(self, keys: Collection[str], owner: str) -> None: ...
 
+    def claim_in_use(self, claim: str, owner: str, keys: Collection[str]) -> bool:
+        """Claim `keys` for `claim` only if every one of them is referenced by a stored image or
+        video right now (so its blob exists) and none is being deleted; False (nothing
+        claimed) otherwise. What reuses stored files takes this instead of writing them."""
+        ...
+
 
 class AccessCatalog(Protocol):
     """Tokens and stores, as the HTTP edge checks them."""

@@ -86,7 +86,7 @@ def _border_value(border: Border | None) -> dict[str, Any] | None:
     }
 
 
-def _image_files(refs: list[Row[Any]], width: int, height: int, border: Any) -> ImageFiles:
+def image_files(refs: list[Row[Any]], width: int, height: int, border: Any) -> ImageFiles:
     by_role = {ref.role: Blob(ref.key, ref.content_type) for ref in refs}
     original = by_role.pop("original")
     return ImageFiles(
@@ -119,7 +119,7 @@ def _load_media(conn: Connection, rows: Sequence[Row[Any]]) -> dict[int, MediaSe
                 image_refs[ref.image_id].append(ref)
             else:
                 video_refs[ref.video_id].append(ref)
-    files = {r.id: _image_files(image_refs[r.id], r.width, r.height, r.border) for r in image_rows}
+    files = {r.id: image_files(image_refs[r.id], r.width, r.height, r.border) for r in image_rows}
     all_images = {r.id: Image(files=files[r.id], id=r.id, alt=_alt(r.alt)) for r in image_rows}
     all_videos = {}
     for r in video_rows:

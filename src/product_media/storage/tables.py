@@ -210,6 +210,27 @@ media_reports = Table(
     Column("report", JSON, nullable=False),
 )
 
+# What a store's source URL answered when it was last fetched: its validators, for a
+# conditional fetch next time, and the key of the original its bytes made. A cache: a row is
+# used only while an image of the same store still holds that original, and losing every row
+# costs one full fetch per source.
+source_validators = Table(
+    "source_validators",
+    metadata,
+    Column(
+        "store_id",
+        Id,
+        ForeignKey("stores.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    # SHA-256 (hex) of the URL: URLs are long and may carry secrets in their query strings.
+    Column("url_hash", String(64), primary_key=True),
+    Column("etag", Text, nullable=True),
+    Column("last_modified", Text, nullable=True),
+    Column("original_key", String(128), nullable=False),
+)
+
 # SQLite only: the last id handed out per kind ("stores", "products", "media": images and
 # videos share one), since SQLite would give a deleted last row's id again. PostgreSQL uses
 # sequences (`media_ids` for images and videos).

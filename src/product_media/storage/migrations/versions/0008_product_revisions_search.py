@@ -11,7 +11,7 @@ of pg_trgm's trigram operator class, which serve ILIKE directly. Where FTS5 or p
 not available the migration says so and search scans, as before.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
