@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from product_media.domain.media_update import MediaSource, MediaUpdate
 from product_media.domain.plan import ItemResult, UpdateResults
+from product_media.domain.urls import without_secrets
 
 # A URL inside a message (messages put a colon or a full stop after it): its query string and
 # any credentials go as in `shown_url`.
@@ -22,12 +23,10 @@ HIDDEN = "…"
 def shown_url(url: str) -> str:
     """`url` without credentials and with its query string replaced by `?…`."""
     try:
-        parts = urlsplit(url)
+        shown = without_secrets(url)
     except ValueError:
         return HIDDEN
-    netloc = parts.netloc.rpartition("@")[2]
-    shown = parts._replace(netloc=netloc, query="", fragment="").geturl()
-    return f"{shown}?{HIDDEN}" if parts.query else shown
+    return f"{shown}?{HIDDEN}" if urlsplit(url).query else shown
 
 
 def shown_text(text: str) -> str:

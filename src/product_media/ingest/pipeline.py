@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
-from urllib.parse import urlsplit
 
 import anyio
 
@@ -26,6 +25,7 @@ from product_media.domain.plan import (
     Outcome,
 )
 from product_media.domain.source_validators import Remembered, Validators
+from product_media.domain.urls import without_secrets as safe_url
 from product_media.ingest.fair_share import FairShare
 from product_media.ingest.fetcher import Fetcher, FetchError, FetchLimits
 from product_media.ingest.formats import sniff
@@ -89,12 +89,6 @@ class IngestLimits:
     # Of max_in_flight, the most one store may hold.
     max_per_store: int
     video: VideoSourceLimits = field(default=DEFAULT_VIDEO_LIMITS)
-
-
-def safe_url(url: str) -> str:
-    """A URL fit for logs: without its query string, which may carry someone's secrets."""
-    parts = urlsplit(url)
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl()
 
 
 def original_key(data: bytes) -> str | None:

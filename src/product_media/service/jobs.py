@@ -16,7 +16,7 @@ from anyio.to_thread import run_sync
 from product_media.domain.image_edits import NewImage, Target, add_image
 from product_media.domain.media import Alt
 from product_media.domain.plan import Failure
-from product_media.ingest.pipeline import safe_url
+from product_media.domain.urls import without_secrets as safe_url
 from product_media.service.errors import ProductNotFound
 from product_media.service.media import write_media
 from product_media.service.ports import Ingest, Storage
