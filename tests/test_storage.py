@@ -235,7 +235,7 @@ def test_stored_files_are_reused_only_by_their_store_and_while_in_use(storage: S
     assert s.catalog.recall(other, [url]) == {}, "another store never fetched it"
     assert s.catalog.files_of(other, key) is None
 
-    assert s.catalog.claim_in_use("k1", s.owner, list(contents))
+    assert s.catalog.claim_in_use("k1", s.owner, [list(contents)]) == [True]
     assert s.catalog.release("k1") == set(contents)
 
     released = s.catalog.delete_product(store, product)
@@ -243,8 +243,22 @@ def test_stored_files_are_reused_only_by_their_store_and_while_in_use(storage: S
     assert collect(s.catalog, s.blobs, s.owner, released) == 5
     assert s.catalog.recall(store, [url]) == {}, "no image of the store holds them any more"
     assert s.catalog.files_of(store, key) is None
-    assert not s.catalog.claim_in_use("k2", s.owner, list(contents)), "the files are gone"
+    assert s.catalog.claim_in_use("k2", s.owner, [list(contents)]) == [False], "files gone"
     assert s.catalog.release("k2") == set(), "and nothing was claimed"
+
+
+def test_claims_for_reuse_are_decided_per_group_in_one_go(storage: Storage) -> None:
+    s = storage
+    store = s.catalog.create_store("s")
+    product = s.catalog.create_product(store, "p", None, 0)
+    image, contents = stored_image_files("live")
+    write_claimed(s.catalog, s.blobs, "c", s.owner, contents)
+    _commit(s, store, product, "c", MediaSet(main_image=Image(image)))
+    live = list(contents)
+    gone = ["deadbeef" * 8 + ".jpg"]
+    answers = s.catalog.claim_in_use("k", s.owner, [live, gone, live[:1], live + gone, []])
+    assert answers == [True, False, True, False, True]
+    assert s.catalog.release("k") == set(live), "only the groups claimed whole keep anything"
 
 
 def test_files_being_deleted_are_not_claimed_for_reuse(storage: Storage) -> None:
@@ -258,7 +272,7 @@ def test_files_being_deleted_are_not_claimed_for_reuse(storage: Storage) -> None
     assert released is not None
     # Marked (being deleted) but not deleted yet: a reuse must not keep them.
     assert s.catalog.mark_garbage(released, s.owner) == released
-    assert not s.catalog.claim_in_use("k", s.owner, released)
+    assert s.catalog.claim_in_use("k", s.owner, [released]) == [False]
     s.catalog.unmark(released, s.owner)
 
 

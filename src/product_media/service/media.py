@@ -3,6 +3,7 @@ bulk update (PUT .../media) on it."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import uuid
@@ -70,6 +71,60 @@ def _measured(
     return measured
 
 
+class GroupedClaims:
+    """Claims on stored files for reuse, asked for at about the same time by the sources of
+    one update (their conditional requests answer 304 together), go to the catalog in one
+    transaction: while one runs, the next ones gather (a group commit), so 20 unchanged
+    sources cost two write transactions instead of 20."""
+
+    def __init__(self, storage: Storage, claim: str) -> None:
+        self._storage = storage
+        self._claim = claim
+        self._waiting: list[tuple[Collection[str], asyncio.Future[bool]]] = []
+        self._running = False
+        self._done = asyncio.Event()
+
+    async def keep(self, keys: Collection[str]) -> bool:
+        """Whether `keys` are claimed for reuse (every one still in use, none being deleted)."""
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((keys, answer))
+        while not answer.done():
+            if self._running:
+                await self._done.wait()
+            else:
+                await self._run_batch()
+        return answer.result()
+
+    async def _run_batch(self) -> None:
+        self._running = True
+        done, batch, self._waiting = self._done, self._waiting, []
+        answered = False
+        try:
+            answers = await run_sync(
+                self._storage.ledger.claim_in_use,
+                self._claim,
+                self._storage.owner,
+                [keys for keys, _ in batch],
+            )
+            for (_, answer), ok in zip(batch, answers, strict=True):
+                answer.set_result(ok)
+            answered = True
+        except Exception as exc:
+            # Each caller, this one too, raises it from its own answer.
+            for _, answer in batch:
+                answer.set_exception(exc)
+            answered = True
+        finally:
+            if not answered:
+                # Cancelled: what the batch claimed is released with the rest of the claim;
+                # its sources are fetched anew.
+                for _, answer in batch:
+                    answer.set_result(False)
+            self._running = False
+            self._done = asyncio.Event()
+            done.set()
+
+
 async def write_media(
     storage: Storage,
     ingest: Ingest,
@@ -109,8 +164,7 @@ async def write_media(
             lambda: write_claimed(storage.ledger, storage.blobs, claim, storage.owner, contents)
         )
 
-    async def keep(keys: Collection[str]) -> bool:
-        return await run_sync(storage.ledger.claim_in_use, claim, storage.owner, keys)
+    keep = GroupedClaims(storage, claim).keep
 
     def planned(current: MediaSet) -> tuple[MediaSet, T]:
         return decide(current, fetched)

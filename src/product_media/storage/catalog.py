@@ -704,25 +704,27 @@ class SqlCatalog:
                 delete(blob_marks).where(blob_marks.c.key.in_(keys), blob_marks.c.owner == owner)
             )
 
-    def claim_in_use(self, claim: str, owner: str, keys: Collection[str]) -> bool:
-        keys = sorted(set(keys))
-        if not keys:
-            return True
+    def claim_in_use(self, claim: str, owner: str, groups: Sequence[Collection[str]]) -> list[bool]:
+        every = sorted({key for group in groups for key in group})
+        if not every:
+            return [True] * len(groups)
         with write_transaction(self.engine) as conn:
             # Serialised with mark_garbage per key: once claimed here, no key can be marked
             # until the claim ends; one marked before has no reference left and is refused.
-            _lock_keys(conn, keys)
+            _lock_keys(conn, every)
             referenced = set(
                 conn.execute(
-                    select(blob_refs.c.key).where(blob_refs.c.key.in_(keys)).distinct()
+                    select(blob_refs.c.key).where(blob_refs.c.key.in_(every)).distinct()
                 ).scalars()
             )
-            if len(referenced) != len(keys) or self._being_deleted(conn, keys):
-                return False
-            conn.execute(
-                insert(blob_claims), [{"claim": claim, "owner": owner, "key": k} for k in keys]
-            )
-            return True
+            usable = referenced - self._being_deleted(conn, every)
+            answers = [set(group) <= usable for group in groups]
+            kept = sorted({key for group in groups if set(group) <= usable for key in group})
+            if kept:
+                conn.execute(
+                    insert(blob_claims), [{"claim": claim, "owner": owner, "key": k} for k in kept]
+                )
+            return answers
 
     def state_owners(self) -> set[str]:
         with read_transaction(self.engine) as conn:

@@ -6,7 +6,7 @@ Adapters: `folder_blobs.FolderBlobStore` and `s3_blobs.S3BlobStore` for blobs;
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -251,10 +251,11 @@ class BlobLedger(Protocol):
 
     def unmark(self, keys: Collection[str], owner: str) -> None: ...
 
-    def claim_in_use(self, claim: str, owner: str, keys: Collection[str]) -> bool:
-        """Claim `keys` for `claim` only if every one of them is referenced by a stored image or
-        video right now (so its blob exists) and none is being deleted; False (nothing
-        claimed) otherwise. What reuses stored files takes this instead of writing them."""
+    def claim_in_use(self, claim: str, owner: str, groups: Sequence[Collection[str]]) -> list[bool]:
+        """For each group of keys, in one transaction: claim its keys for `claim` only if every
+        one of them is referenced by a stored image or video right now (so its blob exists)
+        and none is being deleted; False (nothing of the group claimed) otherwise. What
+        reuses stored files takes this instead of writing them."""
         ...
 
 
