@@ -4,6 +4,7 @@ Server-rendered by Jinja2 with every value escaped; no script, no asset from els
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib.resources import files
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
@@ -204,14 +205,21 @@ def _back_home() -> RedirectResponse:
     return RedirectResponse("/", status_code=303)
 
 
+def _forged(request: Request, state: AppState, form: Mapping[str, str]) -> Response | None:
+    """The sign-in form again (403) when `form` was not sent from this page."""
+    if form_allowed(request, form.get("form_key", "")):
+        return None
+    return _sign_in(
+        request, state, 403, "The form was not sent from this page: load it and try again."
+    )
+
+
 @router.post("/page/tokens", response_class=HTMLResponse)
 async def add_token(request: Request, state: State) -> Response:
     """The sign-in form: a valid token joins the page's cookie."""
     form = await _form(request)
-    if not form_allowed(request, form.get("form_key", "")):
-        return _sign_in(
-            request, state, 403, "The form was not sent from this page: load it and try again."
-        )
+    if (forged := _forged(request, state, form)) is not None:
+        return forged
     token = form.get("token", "").strip()
     grant = await grant_of(state, token) if token else None
     if grant is None:
@@ -227,10 +235,8 @@ async def add_token(request: Request, state: State) -> Response:
 async def forget_tokens(request: Request, state: State) -> Response:
     """Forget every token the page's cookie holds."""
     form = await _form(request)
-    if not form_allowed(request, form.get("form_key", "")):
-        return _sign_in(
-            request, state, 403, "The form was not sent from this page: load it and try again."
-        )
+    if (forged := _forged(request, state, form)) is not None:
+        return forged
     response = _back_home()
     keep_tokens(request, response, [])
     return response

@@ -130,18 +130,25 @@ def _outcomes(row: Row, product: str, result: MediaUpdateResult) -> tuple[Outcom
     return tuple(outcomes)
 
 
+def _row_failed(row: Row, product: str, exc: _RowFailed | ApiError | ConnectionFailed) -> RowResult:
+    """Every item of the row failed, for the reason `exc` gives."""
+    if isinstance(exc, _RowFailed):
+        code, message = exc.code, exc.message
+    elif isinstance(exc, ApiError):
+        code, message = exc.error_code, exc.error_message
+    else:
+        code, message = CONNECTION_FAILED, str(exc)
+    return _failed(row.line, product, _items(row), code, message)
+
+
 async def _apply_row(client: AsyncEcwidClient, row: Row) -> RowResult:
     product = str(row.product)
     try:
         product_id = await _product_id(client, row)
         product = str(product_id)
         result = await client.update_media(product_id, media_update(row))
-    except _RowFailed as exc:
-        return _failed(row.line, product, _items(row), exc.code, exc.message)
-    except ApiError as exc:
-        return _failed(row.line, product, _items(row), exc.error_code, exc.error_message)
-    except ConnectionFailed as exc:
-        return _failed(row.line, product, _items(row), CONNECTION_FAILED, str(exc))
+    except (_RowFailed, ApiError, ConnectionFailed) as exc:
+        return _row_failed(row, product, exc)
     outcomes = _outcomes(row, product, result)
     status = DONE if all(outcome.success for outcome in outcomes) else FAILED
     return RowResult(row.line, product, status, outcomes)
@@ -151,12 +158,8 @@ async def _plan_row(client: AsyncEcwidClient, row: Row) -> RowResult:
     product = str(row.product)
     try:
         found = await _find(client, row)
-    except _RowFailed as exc:
-        return _failed(row.line, product, _items(row), exc.code, exc.message)
-    except ApiError as exc:
-        return _failed(row.line, product, _items(row), exc.error_code, exc.error_message)
-    except ConnectionFailed as exc:
-        return _failed(row.line, product, _items(row), CONNECTION_FAILED, str(exc))
+    except (_RowFailed, ApiError, ConnectionFailed) as exc:
+        return _row_failed(row, product, exc)
     product = str(found.id)
     outcomes = tuple(
         Outcome(product, row.line, position, url, True) for position, url in _items(row)

@@ -22,21 +22,26 @@ class Alt(_Answer):
     translated: dict[str, str] = Field(default_factory=dict)
 
 
-class MediaImage(_Answer):
-    """An item of `media.images`: "0" is the main image, then the gallery's images."""
+class _ImageSizes(_Answer):
+    """The URLs of an image's four sizes and its original."""
 
-    id: str
-    orderBy: int = 0
-    isMain: bool = False
     image160pxUrl: str | None = None
     image400pxUrl: str | None = None
     image800pxUrl: str | None = None
     image1500pxUrl: str | None = None
     imageOriginalUrl: str | None = None
+
+
+class MediaImage(_ImageSizes):
+    """An item of `media.images`: "0" is the main image, then the gallery's images."""
+
+    id: str
+    orderBy: int = 0
+    isMain: bool = False
     alt: Alt | None = None
 
 
-class MediaVideo(_Answer):
+class MediaVideo(_ImageSizes):
     """An item of `media.videos`: "0" is the main video, then the gallery's videos."""
 
     id: str
@@ -46,11 +51,6 @@ class MediaVideo(_Answer):
     providerName: str | None = None
     title: str | None = None
     videoCoverId: int | None = None
-    image160pxUrl: str | None = None
-    image400pxUrl: str | None = None
-    image800pxUrl: str | None = None
-    image1500pxUrl: str | None = None
-    imageOriginalUrl: str | None = None
 
 
 class GalleryVideo(MediaVideo):
