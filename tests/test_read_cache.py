@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, text
 
+from product_media import metrics
+from product_media.api.product_reads import ROUTE
 from product_media.domain.access import token_hash
 from product_media.domain.product import Product
 from product_media.service.rendered import Rendered, RenderedProducts
@@ -198,6 +201,36 @@ def test_a_kept_product_is_refused_as_the_route_refuses(tmp_path: Path) -> None:
             },
         )
         assert int(refused.headers["Retry-After"]) >= 1
+
+
+def _requests_of(route: str) -> float:
+    body, _ = metrics.render()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+        if sample.name == "product_media_http_requests_total"
+        and sample.labels == {"route": route, "method": "GET", "status": "200"}
+    )
+
+
+def test_a_kept_product_is_counted_under_its_route(tmp_path: Path) -> None:
+    """Answered from its rendering, a read still counts in the metrics as the route's."""
+    with running(InProcessService(tmp_path)) as service:
+        store, token = service.new_store()
+        with service.client(token) as client:
+            created = client.post(f"/api/v3/{store}/products", json={"name": "Jug"})
+            path = f"/api/v3/{store}/products/{created.json()['id']}"
+            assert client.get(path).status_code == 200
+            before = _requests_of(ROUTE)
+            loaded = service.state.adapters.catalog.get_product
+            service.state.adapters.catalog.get_product = None  # type: ignore[assignment,method-assign]
+            try:
+                for _ in range(3):
+                    assert client.get(path).status_code == 200
+            finally:
+                service.state.adapters.catalog.get_product = loaded  # type: ignore[method-assign]
+        assert _requests_of(ROUTE) - before == 3
 
 
 def test_lookups_get_past_a_dropped_connection() -> None:

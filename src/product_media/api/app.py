@@ -219,6 +219,9 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
         version=__version__,
         summary="Product images and videos behind an Ecwid REST API v3 compatible API",
         lifespan=lifespan,
+        # Metrics are Prometheus's (/metrics); FastAPI's OpenTelemetry hooks would only cost
+        # every request a look for providers nobody configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         # A trailing slash is answered directly (TrailingSlash), never redirected.
         redirect_slashes=False,
     )
@@ -234,7 +237,6 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     app.include_router(page.router)
     app.add_exception_handler(RateLimited, page.rate_limited)
     app.include_router(docs.router)
-    app.add_middleware(ProductReads)
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_body_bytes,
@@ -245,6 +247,8 @@ def create_app(settings: Settings, adapters: Adapters | None = None) -> FastAPI:
     )
     app.add_middleware(TrailingSlash)
     app.add_middleware(CountWrites, writes=writes)
+    # Outside the layers a plain GET of a product has no use for, inside the injected faults.
+    app.add_middleware(ProductReads)
     app.add_middleware(InjectFaults)
     cors.install(app, settings.cors_origins)
     # The emulator's log of API calls; this process's alone (the emulator runs one worker).

@@ -3,11 +3,15 @@ one access log line and its metrics."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
+import secrets
 import time
-import uuid
+from functools import cache
 
+from prometheus_client import Counter, Histogram
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +29,26 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 CLIENT_CLOSED = 499
 # The path is percent-decoded: a %0A in it must not start a forged log line.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+class _RequestIds:
+    """32 hex digits: a random half drawn once per process, then a count. Unique without a
+    call for random bytes on every request."""
+
+    def __init__(self) -> None:
+        self._start()
+        # A forked worker draws its own half, so two processes never hand out the same id.
+        os.register_at_fork(after_in_child=self._start)
+
+    def _start(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._count = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._count):016x}"
+
+
+_ids = _RequestIds()
 
 
 def _incoming_id(scope: Scope) -> str | None:
@@ -57,7 +81,7 @@ class Observe:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = _incoming_id(scope) or uuid.uuid4().hex
+        rid = _incoming_id(scope) or _ids.next()
         id_header = (_HEADER, rid.encode("ascii"))
         sent_status: int | None = None
 
@@ -92,12 +116,22 @@ class Observe:
             logs.request_id.reset(token)
 
 
+@cache
+def _series(route: str, method: str, status: int) -> tuple[Counter, Histogram]:
+    """The labelled metrics of one kind of answer: `labels()` locks and looks up on every
+    call. Bounded: routes are templates, methods and statuses few."""
+    return (
+        metrics.HTTP_REQUESTS.labels(route=route, method=method, status=str(status)),
+        metrics.HTTP_REQUEST_SECONDS.labels(route=route, method=method),
+    )
+
+
 def _record(scope: Scope, status: int, seconds: float) -> None:
     method: str = scope["method"]
     label = method if method in _METHODS else "other"
-    route = _route(scope)
-    metrics.HTTP_REQUESTS.labels(route=route, method=label, status=str(status)).inc()
-    metrics.HTTP_REQUEST_SECONDS.labels(route=route, method=label).observe(seconds)
+    requests, durations = _series(_route(scope), label, status)
+    requests.inc()
+    durations.observe(seconds)
     # scope["path"] never holds the query string, where legacy clients put their token.
     path = _printable(scope["path"])
     duration_ms = round(seconds * 1000, 1)

@@ -1,28 +1,28 @@
 """GET of a product answered straight from its rendering, when nothing else is left to decide.
 
 FastAPI's dependency machinery and routing cost several times what the answer itself does once
-the product's rendering is kept (service/rendered.py). So this middleware, innermost of the
-app's, answers `GET /api/v3/{storeId}/products/{productId}` itself when the request is the
-plainest case: a Bearer token of that store with `read_catalog`, the product kept rendered at
-the revision the catalog holds (and enabled, for a public token). The token and the revision
-are looked up on every request (one statement), so a revoked token or a write anywhere counts
-at once: on SQLite in place (a read by key in a local file costs less than a hop to a worker
-thread, and waits for no writer), on PostgreSQL in a worker thread. The request is counted
-against the token's rate limit as the route counts it. Any other request goes on to the route,
-untouched and uncounted, which decides it from scratch: the answers are the route's own.
+the product's rendering is kept (service/rendered.py). So this middleware, just inside the
+injected faults (the layers between have nothing to decide for such a GET), answers
+`GET /api/v3/{storeId}/products/{productId}` itself when the request is the plainest case: a
+Bearer token of that store with `read_catalog`, the product kept rendered at the revision the
+catalog holds (and enabled, for a public token). The token and the revision are looked up on
+every request (one statement), so a revoked token or a write anywhere counts at once: on SQLite
+in place (a read by key in a local file costs less than a hop to a worker thread, and waits for
+no writer), on PostgreSQL in a worker thread. The request is counted against the token's rate
+limit as the route counts it. Any other request goes on to the route, untouched and uncounted,
+which decides it from scratch: the answers are the route's own.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
 
 from anyio import CapacityLimiter
 from anyio.to_thread import run_sync
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from product_media.api.auth import count_request, known
@@ -33,6 +33,16 @@ from product_media.api.state import AppState
 from product_media.domain.access import READ_CATALOG, token_hash
 
 ROUTE = "/api/v3/{storeId}/products/{productId}"
+
+
+@dataclass(frozen=True)
+class _Named:
+    path: str
+
+
+# What the access log and the metrics name a request by (the `path` of scope["route"]); the
+# route object itself stays with the router, which FastAPI does not make easy to look into.
+_NAMED = _Named(ROUTE)
 # Ids as the route takes them: plain decimal, no sign or leading zero.
 _PATH = re.compile(r"/api/v3/([1-9][0-9]{0,18})/products/([1-9][0-9]{0,18})")
 # Worker threads for the lookups: a few keep every core busy with lookups that take tens of
@@ -43,7 +53,6 @@ _LOOKUP_THREADS = 4
 class ProductReads:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._route: BaseRoute | None = None
         self._threads: CapacityLimiter | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -51,8 +60,7 @@ class ProductReads:
         if answer is None:
             await self.app(scope, receive, send)
             return
-        # What the access log and the metrics name the request by.
-        scope["route"] = self._route or self._find_route(scope)
+        scope["route"] = _NAMED
         await answer(scope, receive, send)
 
     async def _answer(self, scope: Scope) -> Response | None:
@@ -94,9 +102,3 @@ class ProductReads:
         except ApiError as refused:
             return error_response(refused.status, refused.code, refused.message, refused.headers)
         return Response(kept.body, media_type="application/json")
-
-    def _find_route(self, scope: Scope) -> Any:
-        for route in scope["app"].routes:
-            if getattr(route, "path", None) == ROUTE and "GET" in getattr(route, "methods", ()):
-                self._route = route
-        return self._route

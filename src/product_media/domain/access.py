@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 READ_CATALOG = "read_catalog"
@@ -39,8 +40,10 @@ def token_prefix(token: str) -> str:
     return token[:PREFIX_CHARS]
 
 
+@lru_cache(maxsize=1024)
 def token_hash(token: str) -> str:
-    """Tokens are random and long, so one SHA-256 is enough to keep them unreadable at rest."""
+    """Tokens are random and long, so one SHA-256 is enough to keep them unreadable at rest.
+    Kept for the tokens seen lately: every request hashes its token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 

@@ -44,6 +44,7 @@ from product_media.domain.update_report import UpdateReport, report_from, report
 from product_media.storage import ids, rows
 from product_media.storage.engine import (
     Lookup,
+    ThreadCursors,
     db_now,
     epoch_now,
     is_postgresql,
@@ -140,6 +141,7 @@ class SqlCatalog:
         # SQLite's lookups made in place, on the event loop, draw on a pool of their own that
         # never makes them wait for a connection (see grant_and_revision_at_once).
         self._in_place = sqlite_engine_per_thread(url)
+        self._in_place_cursors = None if self._in_place is None else ThreadCursors(self._in_place)
         # PostgreSQL's lookups on a pool that does not ping at each checkout.
         self._lookups = self.engine if self._in_place is not None else lookup_engine(url)
         self._owner_lease = owner_lease
@@ -306,12 +308,10 @@ class SqlCatalog:
         """grant_and_revision where it takes microseconds and waits for nothing: on SQLite,
         whose readers of a WAL database never wait for its writers (two lookups by key in a
         local file). None on PostgreSQL: a network round trip belongs in a worker thread."""
-        if self._in_place is None:
+        if self._in_place_cursors is None:
             return None
-        return look_up(
-            self._in_place,
-            lambda cursor: self._grant_and_revision(cursor, hashed, store_id, product_id),
-        )
+        cursor = self._in_place_cursors.cursor()
+        return self._grant_and_revision(cursor, hashed, store_id, product_id)
 
     def _grant_and_revision(
         self, cursor: Any, hashed: str, store_id: int, product_id: int

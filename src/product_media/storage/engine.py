@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -94,6 +95,23 @@ def sqlite_engine_per_thread(url: str) -> Engine | None:
     checkout never waits for a connection others hold; None for any other database."""
     url = database_url(url)
     return _sqlite_engine(url, SingletonThreadPool) if url.startswith("sqlite") else None
+
+
+class ThreadCursors:
+    """A DBAPI cursor per thread on an engine of one connection per thread, kept for the
+    thread's lookups: a checkout from the pool and back costs more than a lookup by key."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._local = threading.local()
+
+    def cursor(self) -> Any:
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            # The pool's proxy is kept too: dropped, it would hand the connection back.
+            self._local.connection = self._engine.raw_connection()
+            cursor = self._local.cursor = self._local.connection.driver_connection.cursor()
+        return cursor
 
 
 def _sqlite_engine(url: str, poolclass: type[Pool] | None = None) -> Engine:
