@@ -165,9 +165,8 @@ def throughput(
         f"GET of a product with 20 media items ({len(answer.content)} bytes of JSON), wrk "
         f"-t2 -c32 -d{seconds:g}s, {rounds} rounds taking turns"
     )
-    print(
-        f"  {'round':>5}  {'serve req/s':>11}  {'µs CPU':>6}  {'bare req/s':>10}  {'µs CPU':>6}  ratio"
-    )
+    columns = ("round", "serve req/s", "µs CPU", "bare req/s", "µs CPU")
+    print("  " + "  ".join(columns) + "  ratio")
     ratios = []
     with tempfile.TemporaryDirectory(prefix="bench-reads-bare-") as folder:
         body = Path(folder) / "product.json"
@@ -181,10 +180,9 @@ def throughput(
                     sampler.wait()
                 alone, alone_cpu = _rate_and_cpu(bare.pid, bare_url, None, seconds)
                 ratios.append(served / alone)
-                print(
-                    f"  {n:>5}  {served:11.0f}  {1e6 * served_cpu:6.0f}  {alone:10.0f}  "
-                    f"{1e6 * alone_cpu:6.0f}  {served / alone:.3f}x"
-                )
+                figures = (n, served, 1e6 * served_cpu, alone, 1e6 * alone_cpu)
+                cells = [f"{x:>{len(c)},.0f}" for x, c in zip(figures, columns, strict=True)]
+                print("  " + "  ".join(cells) + f"  {served / alone:.3f}x")
         finally:
             bare.send_signal(signal.SIGTERM)
             bare.wait()

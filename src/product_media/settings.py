@@ -81,12 +81,14 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(5.0, gt=0)
     image_download_timeout: float = Field(30.0, gt=0)
     max_redirects: int = Field(5, ge=0)
-    fetch_concurrency: int = Field(8, ge=1, description="Concurrent downloads per media update")
+    fetch_concurrency: int = Field(
+        16, ge=1, description="Sources fetched and processed at once per media update"
+    )
     max_sources_in_flight: int = Field(
         32, ge=1, description="Sources downloaded or processed at once across all updates"
     )
     max_sources_per_store: int = Field(
-        8, ge=1, description="Of MAX_SOURCES_IN_FLIGHT, the most one store may hold at once"
+        16, ge=1, description="Of MAX_SOURCES_IN_FLIGHT, the most one store may hold at once"
     )
     update_timeout: float = Field(
         120.0, gt=0, description="Seconds one media update may take; sources not done then fail"
