@@ -455,6 +455,18 @@ def test_a_product_made_again_by_a_reset_is_never_read_from_an_old_rendering(
         assert _ok(api.get("/api/v3/7/products/101"))["name"] == "After the reset"
 
 
+def test_a_seeded_token_calls_afresh_after_a_reset(tmp_path: Path, sources: SourceServer) -> None:
+    """The seed gives the token back with its old value; its request counts stay behind."""
+    seed = _seed_file(tmp_path, sources)
+    with running(_service(tmp_path, seed=seed, rate_limit_per_minute=3)) as service:
+        api = service.client(SEED_TOKEN)
+        for _ in range(3):
+            _ok(api.get("/api/v3/7/products"))
+        assert api.get("/api/v3/7/products").status_code == 429
+        _ok(_admin(service).post("/_emulator/reset"))
+        _ok(api.get("/api/v3/7/products"))
+
+
 def test_a_reset_without_a_seed_empties_everything(
     emulator: InProcessService, sources: SourceServer
 ) -> None:

@@ -227,6 +227,32 @@ async def test_keys_are_independent(make_limiter: Factory) -> None:
 
 
 @pytest.mark.anyio
+async def test_forget_lets_every_key_start_afresh(make_limiter: Factory) -> None:
+    clock = FakeClock()
+    first, second = _key(), _key()
+    async with contextlib.aclosing(make_limiter(2, clock)) as limiter:
+        assert await _take(limiter, first, 3) == [None, None, 60 + 30]
+        assert await _take(limiter, second, 2) == [None, None]
+        await limiter.forget()
+        assert await _take(limiter, first, 3) == [None, None, 60 + 30]
+        assert await _take(limiter, second, 2) == [None, None]
+
+
+@pytest.mark.anyio
+async def test_forget_deletes_the_shared_counts(engines: Callable[[], Engine]) -> None:
+    engine = engines()
+    key = _key()
+    async with contextlib.aclosing(
+        DatabaseRateLimiter(engine, 5, FakeClock(), sync_interval=3600)
+    ) as limiter:
+        await _take(limiter, key, 3)
+        await limiter.sync_now()
+        assert _stored(engine, key) == 3
+        await limiter.forget()
+        assert _stored(engine, key) == 0
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("redis_url", [None, REDIS_URL])
 async def test_build_rate_limiter(redis_url: str | None, sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)

@@ -122,7 +122,9 @@ def _posted(posted: PostedFault) -> dict[str, Any]:
 
 @router.post("/reset")
 async def reset_catalog(state: Admin) -> dict[str, str]:
-    """Empty the catalog, delete every file, apply the seed again."""
+    """Empty the catalog, delete every file, apply the seed again, and let every token call
+    afresh: a seeded token comes back with its old value, and must not come back with its
+    old request counts."""
     catalog = state.adapters.catalog
     await reset(
         catalog,
@@ -131,6 +133,7 @@ async def reset_catalog(state: Admin) -> dict[str, str]:
         state.seed,
         time_limit=state.settings.update_timeout,
     )
+    await state.adapters.rate_limiter.forget()
     return {"status": "ok"}
 
 

@@ -51,6 +51,10 @@ class RateLimiter(Protocol):
         until `key` may call again."""
         ...
 
+    async def forget(self) -> None:
+        """Drop every count, so that every key starts afresh (the emulator's reset)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -86,6 +90,9 @@ class Unlimited:
     per_minute = 0
 
     async def retry_after(self, key: str) -> int | None:
+        return None
+
+    async def forget(self) -> None:
         return None
 
     async def aclose(self) -> None:
@@ -182,6 +189,14 @@ class RedisRateLimiter:
             return None
         return wait_seconds(previous, current, elapsed, self.per_minute)
 
+    async def forget(self) -> None:
+        try:
+            keys = [key async for key in self._client.scan_iter(match=f"{self._prefix}:*")]
+            for start in range(0, len(keys), _READ_BATCH):
+                await self._client.delete(*keys[start : start + _READ_BATCH])
+        except RedisError as exc:
+            self._warnings.warn("rate limit: Redis unavailable, counts not dropped (%s)", exc)
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
@@ -252,6 +267,15 @@ class DatabaseRateLimiter:
             return wait_seconds(previous, current, elapsed, self.per_minute)
         counts.unsynced[window] = counts.unsynced.get(window, 0) + 1
         return None
+
+    async def forget(self) -> None:
+        async with self._sync_lock:
+            self._tokens.clear()
+            await anyio.to_thread.run_sync(self._delete_all)
+
+    def _delete_all(self) -> None:
+        with write_transaction(self._engine) as conn:
+            conn.execute(delete(rate_counts))
 
     async def aclose(self) -> None:
         """Stops the background sync, then hands in what is still unsynced."""
