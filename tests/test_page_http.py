@@ -354,6 +354,14 @@ def test_a_token_that_stopped_working_is_dropped_from_the_cookie(
     assert "Max-Age=0" in alone.headers["set-cookie"]
 
 
+@pytest.mark.parametrize("path", ["/stores/abc", "/stores/1/products/x", "/stores/1/other/2"])
+def test_a_page_address_that_names_nothing_is_the_pages_404(api: httpx.Client, path: str) -> None:
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert f"The page {path} is not among" in response.text
+
+
 def test_another_store_is_never_shown(
     service: InProcessService, api: httpx.Client, shop: dict[str, Any]
 ) -> None:

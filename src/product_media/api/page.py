@@ -214,6 +214,14 @@ def _forged(request: Request, state: AppState, form: Mapping[str, str]) -> Respo
     )
 
 
+@router.get("/stores/{rest:path}", response_class=HTMLResponse)
+async def no_such_page(request: Request, rest: str, state: State) -> Response:
+    """Any other address under /stores (an id that is not a number, a path too long): the
+    page's own 404, not the API's JSON one."""
+    reading = await reader(request, state)
+    return _page(request, state, "missing.html", 404, reading, what=f"The page {request.url.path}")
+
+
 @router.post("/page/tokens", response_class=HTMLResponse)
 async def add_token(request: Request, state: State) -> Response:
     """The sign-in form: a valid token joins the page's cookie."""
