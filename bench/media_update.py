@@ -171,6 +171,7 @@ def main() -> None:
     pyvips.concurrency_set(1)
     pyvips.cache_set_max(0)
     pillow_cpu = cpu_seconds(naive_pillow, sample)
+    pillow = args.latency + pillow_cpu / cores
 
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -205,7 +206,6 @@ def main() -> None:
             for n in range(1, args.rounds + 1):
                 floor_cpu = cpu_seconds(floor_chain, sample)
                 floor = args.latency + floor_cpu / cores
-                pillow = args.latency + pillow_cpu / cores
                 store_id, token = service.new_store()
                 with service.client(token, timeout=300) as api:
                     cpu_before = server_cpu(service)

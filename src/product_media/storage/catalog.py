@@ -53,7 +53,6 @@ from product_media.storage.engine import (
     make_engine,
     migrate,
     read_transaction,
-    sqlite_engine_per_thread,
     write_transaction,
 )
 from product_media.storage.ports import ClaimLost, MediaJob, SkuTaken
@@ -138,10 +137,8 @@ class SqlCatalog:
 
     def __init__(self, url: str, *, owner_lease: float = 60.0) -> None:
         self.engine = make_engine(url)
-        # SQLite's lookups made in place, on the event loop, draw on a pool of their own that
-        # never makes them wait for a connection (see grant_and_revision_at_once).
-        self._in_place = sqlite_engine_per_thread(url)
-        self._in_place_cursors = None if self._in_place is None else ThreadCursors(self._in_place)
+        # SQLite's lookups made in place, on the event loop (see grant_and_revision_at_once).
+        self._in_place = ThreadCursors.for_url(url)
         # PostgreSQL's lookups on a pool that does not ping at each checkout.
         self._lookups = self.engine if self._in_place is not None else lookup_engine(url)
         self._owner_lease = owner_lease
@@ -308,9 +305,9 @@ class SqlCatalog:
         """grant_and_revision where it takes microseconds and waits for nothing: on SQLite,
         whose readers of a WAL database never wait for its writers (two lookups by key in a
         local file). None on PostgreSQL: a network round trip belongs in a worker thread."""
-        if self._in_place_cursors is None:
+        if self._in_place is None:
             return None
-        cursor = self._in_place_cursors.cursor()
+        cursor = self._in_place.cursor()
         return self._grant_and_revision(cursor, hashed, store_id, product_id)
 
     def _grant_and_revision(

@@ -90,20 +90,20 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def sqlite_engine_per_thread(url: str) -> Engine | None:
-    """For a SQLite URL, an engine that keeps one connection per thread that uses it, so a
-    checkout never waits for a connection others hold; None for any other database."""
-    url = database_url(url)
-    return _sqlite_engine(url, SingletonThreadPool) if url.startswith("sqlite") else None
-
-
 class ThreadCursors:
-    """A DBAPI cursor per thread on an engine of one connection per thread, kept for the
-    thread's lookups: a checkout from the pool and back costs more than a lookup by key."""
+    """For the lookups made in place on SQLite: a DBAPI cursor per thread, kept, on a
+    connection of that thread's own, so a lookup neither waits for a connection others hold
+    nor pays a checkout from the pool and back (which costs more than a lookup by key)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, url: str) -> None:
+        self._engine = _sqlite_engine(url, SingletonThreadPool)
         self._local = threading.local()
+
+    @classmethod
+    def for_url(cls, url: str) -> ThreadCursors | None:
+        """Cursors for a SQLite URL; None for any other database."""
+        url = database_url(url)
+        return cls(url) if url.startswith("sqlite") else None
 
     def cursor(self) -> Any:
         cursor = getattr(self._local, "cursor", None)
@@ -112,6 +112,9 @@ class ThreadCursors:
             self._local.connection = self._engine.raw_connection()
             cursor = self._local.cursor = self._local.connection.driver_connection.cursor()
         return cursor
+
+    def dispose(self) -> None:
+        self._engine.dispose()
 
 
 def _sqlite_engine(url: str, poolclass: type[Pool] | None = None) -> Engine:

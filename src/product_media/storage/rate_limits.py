@@ -39,6 +39,8 @@ _WARN_EVERY = 60.0
 
 # Tokens per read-back query, well under every driver's limit on bound parameters.
 _READ_BATCH = 500
+# Keys per DEL when a reset drops every count.
+_DELETE_BATCH = 500
 
 Clock = Callable[[], float]
 
@@ -192,8 +194,8 @@ class RedisRateLimiter:
     async def forget(self) -> None:
         try:
             keys = [key async for key in self._client.scan_iter(match=f"{self._prefix}:*")]
-            for start in range(0, len(keys), _READ_BATCH):
-                await self._client.delete(*keys[start : start + _READ_BATCH])
+            for start in range(0, len(keys), _DELETE_BATCH):
+                await self._client.delete(*keys[start : start + _DELETE_BATCH])
         except RedisError as exc:
             self._warnings.warn("rate limit: Redis unavailable, counts not dropped (%s)", exc)
 
