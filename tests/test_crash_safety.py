@@ -78,6 +78,11 @@ def _leftovers(data: Path) -> dict[str, int]:
     }
 
 
+def _claimed_and_written(data: Path) -> bool:
+    left = _leftovers(data)
+    return left["claims"] > 0 and left["unreferenced"] > 0
+
+
 def _leases(data: Path) -> tuple[int, int]:
     """Lease rows in the catalog, lock files on this host."""
     with sqlite3.connect(data / "catalog.db") as db:
@@ -188,12 +193,13 @@ def test_a_running_server_sweeps_up_after_another_that_crashed(
         sender = threading.Thread(target=_put_and_forget, args=(victim, token, path, body))
         sender.start()
         deadline = time.monotonic() + 30
-        while slow_sources.hits("/sweep/slow.jpg") == 0 or _leftovers(data)["claims"] == 0:
-            assert time.monotonic() < deadline, "the update never claimed its first files"
+        # A claim comes before its files are written, so wait for the files themselves.
+        while slow_sources.hits("/sweep/slow.jpg") == 0 or not _claimed_and_written(data):
+            assert time.monotonic() < deadline, "the update never wrote its first files"
             time.sleep(0.05)
         victim.stop(signal.SIGKILL)
         sender.join(timeout=60)
-        assert _leftovers(data)["unreferenced"] > 0
+        assert _claimed_and_written(data)
 
         # The surviving server clears it within a few intervals, with no restart.
         deadline = time.monotonic() + 30
