@@ -510,3 +510,35 @@ def test_unchanged_is_false_for_a_304_after_a_redirect_or_a_failure(
     refused = source.add("/x.jpg", b"x")
     assert not unchanged(refused, Validators('"a"', None), NOTHING_ALLOWED)
     assert source.hits("/x.jpg") == 0
+
+
+def test_a_dripping_body_holds_back_no_other_fetch_of_the_fetcher(source: SourceServer) -> None:
+    # Bodies are read in turns; one that has to wait for its source must not keep the turn.
+    dripping = source.drip("/drip/turns", b"x" * 40, interval=0.1)
+    bodies = {source.add(f"/fast/turns{i}", bytes([i]) * 3_000_000): i for i in range(4)}
+    limits = FetchLimits(max_bytes=5_000_000, connect_timeout=2.0, total_timeout=30.0)
+
+    async def run() -> tuple[list[str], float]:
+        fetcher = Fetcher(PUBLIC)
+        finished: list[str] = []
+
+        async def one(url: str) -> None:
+            fetched = await fetcher.fetch(url, limits)
+            finished.append(url)
+            if url in bodies:
+                assert fetched.content == bytes([bodies[url]]) * 3_000_000
+
+        try:
+            drip = asyncio.create_task(one(dripping))
+            await asyncio.sleep(0.3)  # the drip is reading its body, holding a turn if any
+            await asyncio.gather(*(one(url) for url in bodies))
+            fast_done = asyncio.get_running_loop().time()
+            await drip
+            return finished, asyncio.get_running_loop().time() - fast_done
+        finally:
+            await fetcher.aclose()
+
+    finished, drip_after = asyncio.run(run())
+    # The drip takes 4 s in all: every fast body came whole while it still had seconds to go.
+    assert finished[-1] == dripping
+    assert drip_after > 1.0
