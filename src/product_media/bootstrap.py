@@ -97,7 +97,9 @@ def build_pipeline(
     from product_media.ingest.video_files import VideoLimits
     from product_media.ingest.video_sources import VideoSourceLimits
 
-    workers = settings.process_threads or os.cpu_count() or 1
+    # One more worker than cores: between a source's inspection and its decode a worker
+    # waits on the event loop, and the spare keeps every core busy meanwhile.
+    workers = settings.process_threads or (os.cpu_count() or 1) + 1
     image_fetch = FetchLimits(
         max_bytes=settings.image_max_bytes,
         connect_timeout=settings.connect_timeout,

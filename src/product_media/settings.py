@@ -99,7 +99,9 @@ class Settings(BaseSettings):
     header_timeout: float = Field(
         10.0, gt=0, description="Seconds a client has to send a request's headers"
     )
-    process_threads: int = Field(0, ge=0, description="Image workers; 0 = one per CPU core")
+    process_threads: int = Field(
+        0, ge=0, description="Image workers; 0 = one more than the CPU cores"
+    )
     decode_memory: int = Field(
         1024 * 1024 * 1024, gt=0, description="Bytes that image decodes may hold at once"
     )
