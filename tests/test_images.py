@@ -408,3 +408,16 @@ def test_only_the_accepted_loaders_are_enabled() -> None:
             pyvips.Image.new_from_buffer(blocked, "")
     for allowed in (mf.jpeg(8, 8), mf.png(8, 8), mf.gif(8, 8), mf.webp(8, 8)):
         assert pyvips.Image.new_from_buffer(allowed, "").width == 8
+
+
+# JPEG's example luminance DC table (ITU T.81, Annex K.3): as it appears in a DHT segment when
+# an encoder writes the standard tables instead of ones made for the file.
+STANDARD_LUMINANCE_DC = (
+    b"\x00" + bytes([0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]) + bytes(range(12))
+)
+
+
+def test_the_thumbnails_get_huffman_tables_of_their_own_and_the_full_size_the_standard() -> None:
+    derived = process(mf.jpeg(2400, 1600)).derived
+    standard = {box: STANDARD_LUMINANCE_DC in encoded.content for box, encoded in derived.items()}
+    assert standard == {1500: True, 800: False, 400: False, 160: False}
