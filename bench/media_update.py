@@ -8,7 +8,9 @@ The source adds 200 ms of latency to every response. In one run this prints:
 - a naive Pillow pipeline on the same images (full decode, each size from the full image with
   Lanczos, JPEG q85), as latency plus CPU time over the cores;
 - the first PUT of all 20 and its ratio to the floor, and the CPU time the server process
-  spent on it against the floor chain's (a ratio that other load on the machine hardly moves);
+  spent on it against the floor chain's (a ratio that other load on the machine hardly moves),
+  and what the whole machine spent meanwhile (the source's too, and in `--backend scaled`
+  PostgreSQL's and the S3 test server's, which share the same cores);
 - a second identical PUT whose sources answer 304 to the validators they sent (ETag,
   Last-Modified), and one whose sources send no validators (the same bytes again);
 - with `--growth`, the time of a first PUT of 1 to 100 items (each in a store of its own, so
@@ -130,6 +132,13 @@ def server_cpu(service: Service) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu() -> float:
+    """CPU seconds every process of the machine has used so far (from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def timed_put(api: httpx.Client, store_id: int, urls: list[str]) -> float:
     """Seconds of one PUT of `urls` (main image, then the gallery) to a new product."""
     product = api.post(f"/api/v3/{store_id}/products", json={"name": "Bench"}).json()
@@ -162,6 +171,7 @@ def main() -> None:
     growth = [int(n) for n in args.growth.split(",") if n]
     count = max([args.images, *growth])
     cores = os.cpu_count() or 1
+    others = ", PostgreSQL's and the S3 test server's" if args.backend == "scaled" else ""
 
     print(f"generating {count} JPEGs of 4000x3000 ...", flush=True)
     files = [photo(i) for i in range(count)]
@@ -207,9 +217,10 @@ def main() -> None:
                 floor_before = cpu_seconds(floor_chain, sample)
                 store_id, token = service.new_store()
                 with service.client(token, timeout=300) as api:
-                    cpu_before = server_cpu(service)
+                    cpu_before, all_before = server_cpu(service), machine_cpu()
                     first = timed_put(api, store_id, with_validators)
                     first_cpu = server_cpu(service) - cpu_before
+                    all_cpu = machine_cpu() - all_before
                     floor_cpu = (floor_before + cpu_seconds(floor_chain, sample)) / 2
                     floor = args.latency + floor_cpu / cores
                     product = api.post(f"/api/v3/{store_id}/products", json={"name": "Re"}).json()
@@ -236,6 +247,10 @@ def main() -> None:
                 print(
                     f"    server CPU in that PUT: {first_cpu:5.2f} s = "
                     f"{first_cpu / floor_cpu:4.2f}x the floor chain's {floor_cpu:.2f} s"
+                )
+                print(
+                    f"    the whole machine's CPU in it: {all_cpu:5.2f} s (the server's, the "
+                    f"source's{others})"
                 )
                 print(
                     f"  re-PUT, sources answer 304: {again:6.2f} s = "
