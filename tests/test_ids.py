@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from product_media.domain.media import Blob, Image, MediaSet, Video, VideoFiles
 from product_media.storage.catalog import SqlCatalog
@@ -107,6 +107,36 @@ def test_a_reserved_id_is_the_one_the_image_gets(catalog: SqlCatalog) -> None:
     # Kept as it is when the set is written again with it.
     media = _set(catalog, store, product, MediaSet(Image(image_files("b")), None, media.gallery))
     assert [item.id for item in media.gallery] == [reserved]
+
+
+def test_a_media_set_is_written_in_as_many_statements_whatever_its_size(
+    catalog: SqlCatalog,
+) -> None:
+    store = catalog.create_store("s")
+
+    def statements(media: MediaSet) -> tuple[int, MediaSet]:
+        product = catalog.create_product(store, "p", None, 0)
+        catalog.claim("c", "test", media.blob_keys())
+        sent: list[str] = []
+
+        def count(*args: object) -> None:
+            sent.append(str(args[2]))
+
+        event.listen(catalog.engine, "before_cursor_execute", count)
+        try:
+            assert catalog.update_media(store, product, "c", lambda _: (media, None)) is not None
+        finally:
+            event.remove(catalog.engine, "before_cursor_execute", count)
+        stored = catalog.get_product(store, product)
+        assert stored is not None
+        return len(sent), stored.media
+
+    small, _ = statements(MediaSet(Image(image_files("a")), None, (Image(image_files("b")),)))
+    images = tuple(Image(image_files(f"g{i}")) for i in range(20))
+    large, media = statements(MediaSet(Image(image_files("m")), None, images))
+    assert large == small
+    ids = [media.main_image.id if media.main_image else None, *(i.id for i in media.gallery)]
+    assert ids == sorted({i for i in ids if i is not None}), "new ids ascend in gallery order"
 
 
 # -- revision 0004 under data -----------------------------------------------------------------

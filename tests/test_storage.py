@@ -247,6 +247,34 @@ def test_stored_files_are_reused_only_by_their_store_and_while_in_use(storage: S
     assert s.catalog.release("k2") == set(), "and nothing was claimed"
 
 
+def test_many_sources_are_recalled_at_once_each_with_its_own_files(storage: Storage) -> None:
+    s = storage
+    store = s.catalog.create_store("s")
+    product = s.catalog.create_product(store, "p", None, 0)
+    made = []
+    for name in ("one", "two", "three"):
+        image, contents = stored_image_files(name)
+        made.append(replace(image, border=Border(1, 2, 3, 255, homogeneity=False)))
+        write_claimed(s.catalog, s.blobs, "c", s.owner, contents)
+    # An image stored before borders existed has no full set: its source is fetched anew.
+    old, contents = stored_image_files("old")
+    write_claimed(s.catalog, s.blobs, "c", s.owner, contents)
+    gallery = tuple(Image(files) for files in [*made[1:], old])
+    _commit(s, store, product, "c", MediaSet(Image(made[0]), None, gallery))
+    urls = {f"https://shop.example/{i}.jpg": files for i, files in enumerate([*made, old])}
+    s.catalog.remember(
+        store,
+        {url: (Validators(f'"{url}"', None), files.original.key) for url, files in urls.items()},
+    )
+
+    recalled = s.catalog.recall(store, list(urls))
+    assert recalled == {
+        url: Remembered(Validators(f'"{url}"', None), files)
+        for url, files in urls.items()
+        if files is not old
+    }
+
+
 def test_claims_for_reuse_are_decided_per_group_in_one_go(storage: Storage) -> None:
     s = storage
     store = s.catalog.create_store("s")

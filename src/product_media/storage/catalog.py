@@ -8,6 +8,7 @@ No method calls the blob store: blobs are the service layer's to write and delet
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -753,16 +754,18 @@ class SqlCatalog:
                     source_validators.c.url_hash.in_(list(hashes)),
                 )
             ).all()
+            files = _files_of(conn, store_id, {row.original_key for row in rows})
             for row in rows:
-                files = _files_of(conn, store_id, row.original_key)
-                if files is not None:
+                if row.original_key in files:
                     validators = Validators(row.etag, row.last_modified)
-                    remembered[hashes[row.url_hash]] = Remembered(validators, files)
+                    remembered[hashes[row.url_hash]] = Remembered(
+                        validators, files[row.original_key]
+                    )
         return remembered
 
     def files_of(self, store_id: int, original_key: str) -> ImageFiles | None:
         with read_transaction(self.engine) as conn:
-            return _files_of(conn, store_id, original_key)
+            return _files_of(conn, store_id, {original_key}).get(original_key)
 
     def remember(self, store_id: int, sources: Mapping[str, tuple[Validators, str]]) -> None:
         if not sources:
@@ -844,29 +847,49 @@ def _url_hash(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()
 
 
-def _files_of(conn: Connection, store_id: int, original_key: str) -> ImageFiles | None:
-    """The files of one of the store's images whose original is `original_key`, if it has a
-    full set (every derived size and its border: images stored before borders existed do not)."""
-    image = conn.execute(
-        select(images.c.id, images.c.width, images.c.height, images.c.border)
-        .join(blob_refs, blob_refs.c.image_id == images.c.id)
-        .where(
-            images.c.store_id == store_id,
-            blob_refs.c.role == "original",
-            blob_refs.c.key == original_key,
+def _files_of(
+    conn: Connection, store_id: int, original_keys: Collection[str]
+) -> dict[str, ImageFiles]:
+    """For each of `original_keys` that is the original of one of the store's images, the
+    files of the newest such image, if it has a full set (every derived size and its border:
+    images stored before borders existed do not). Three statements, however many keys."""
+    if not original_keys:
+        return {}
+    newest: dict[str, int] = {
+        key: image_id
+        for key, image_id in conn.execute(
+            select(blob_refs.c.key, func.max(images.c.id))
+            .join(images, images.c.id == blob_refs.c.image_id)
+            .where(
+                images.c.store_id == store_id,
+                blob_refs.c.role == "original",
+                blob_refs.c.key.in_(sorted(original_keys)),
+            )
+            .group_by(blob_refs.c.key)
         )
-        .limit(1)
-    ).first()
-    if image is None:
-        return None
-    refs = list(conn.execute(select(blob_refs).where(blob_refs.c.image_id == image.id)).all())
-    if not any(ref.role == "original" for ref in refs):
-        # Deleted since the statement above (on PostgreSQL each statement sees the latest
+    }
+    image_ids = sorted(set(newest.values()))
+    found = {
+        row.id: row
+        for row in conn.execute(
+            select(images.c.id, images.c.width, images.c.height, images.c.border).where(
+                images.c.id.in_(image_ids)
+            )
+        )
+    }
+    refs: dict[int, list[Row[Any]]] = defaultdict(list)
+    for ref in conn.execute(select(blob_refs).where(blob_refs.c.image_id.in_(image_ids))):
+        refs[ref.image_id].append(ref)
+    files: dict[str, ImageFiles] = {}
+    for key, image_id in newest.items():
+        image = found.get(image_id)
+        # Deleted since the first statement (on PostgreSQL each statement sees the latest
         # commits): there is nothing to reuse.
-        return None
-    files = rows.image_files(refs, image.width, image.height, image.border)
-    if set(files.derived) != set(DERIVED_SIZES) or files.border is None:
-        return None
+        if image is None or not any(ref.role == "original" for ref in refs[image_id]):
+            continue
+        made = rows.image_files(refs[image_id], image.width, image.height, image.border)
+        if set(made.derived) == set(DERIVED_SIZES) and made.border is not None:
+            files[key] = made
     return files
 
 

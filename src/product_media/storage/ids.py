@@ -63,6 +63,26 @@ def next_id(conn: Connection, kind: Kind) -> int:
     return int(drawn)
 
 
+def next_ids(conn: Connection, kind: Kind, count: int) -> list[int]:
+    """`count` new ids of `kind` at once, ascending, as next_id draws them one at a time."""
+    if count <= 0:
+        return []
+    if is_postgresql(conn) and kind in ("media", "revisions"):
+        drawn = conn.execute(
+            select(func.nextval(_sequence(kind))).select_from(func.generate_series(1, count))
+        ).scalars()
+        return sorted(int(value) for value in drawn)
+    if is_postgresql(conn):
+        return [next_id(conn, kind) for _ in range(count)]
+    last = conn.execute(
+        update(id_counters)
+        .where(id_counters.c.name == kind)
+        .values(last=id_counters.c.last + count)
+        .returning(id_counters.c.last)
+    ).scalar_one()
+    return list(range(int(last) - count + 1, int(last) + 1))
+
+
 def lock_for_explicit(conn: Connection, kind: Kind) -> None:
     """Before inserting a row with an id given explicitly: no generated insert of that kind
     runs until the transaction ends (SQLite's single writer needs nothing)."""

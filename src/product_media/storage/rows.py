@@ -165,45 +165,75 @@ def _alt_value(alt: Alt | None) -> dict[str, Any] | None:
     return {"main": alt.main, "translated": dict(alt.translated)}
 
 
-def _insert_image(
-    conn: Connection,
-    store_id: int,
-    product_id: int,
-    image: ImageFiles,
-    alt: Alt | None,
-    image_id: int | None = None,
-) -> int:
-    image_id = ids.next_id(conn, "media") if image_id is None else image_id
-    conn.execute(
-        insert(images).values(
-            id=image_id,
-            store_id=store_id,
-            product_id=product_id,
-            width=image.width,
-            height=image.height,
-            alt=_alt_value(alt),
-            border=_border_value(image.border),
+class _NewRows:
+    """The image rows and file references one save inserts, sent as one statement each (on
+    PostgreSQL each statement is a round trip, and a gallery of 20 took 60), with the ids of
+    its new items drawn together."""
+
+    def __init__(self, conn: Connection, store_id: int, product_id: int, wanted: int) -> None:
+        self._conn = conn
+        self.store_id = store_id
+        self.product_id = product_id
+        self._ids = ids.next_ids(conn, "media", wanted)
+        self._images: list[dict[str, Any]] = []
+        self.refs: list[dict[str, Any]] = []
+
+    def media_id(self) -> int:
+        return self._ids.pop(0) if self._ids else ids.next_id(self._conn, "media")
+
+    def image(self, image: ImageFiles, alt: Alt | None, image_id: int | None = None) -> int:
+        image_id = self.media_id() if image_id is None else image_id
+        self._images.append(
+            {
+                "id": image_id,
+                "store_id": self.store_id,
+                "product_id": self.product_id,
+                "width": image.width,
+                "height": image.height,
+                "alt": _alt_value(alt),
+                "border": _border_value(image.border),
+            }
         )
-    )
-    refs = [
-        {"role": "original", "key": image.original.key, "content_type": image.original.content_type}
-    ]
-    refs += [
-        {"role": str(size), "key": blob.key, "content_type": blob.content_type}
-        for size, blob in image.derived.items()
-    ]
-    conn.execute(insert(blob_refs), [dict(ref, image_id=image_id) for ref in refs])
-    return image_id
+        blobs = [("original", image.original)] + [
+            (str(size), blob) for size, blob in image.derived.items()
+        ]
+        self.refs += [
+            {
+                "role": role,
+                "key": blob.key,
+                "content_type": blob.content_type,
+                "image_id": image_id,
+                "video_id": None,
+            }
+            for role, blob in blobs
+        ]
+        return image_id
+
+    def insert(self) -> None:
+        """Insert what was gathered (the videos the references name are in already)."""
+        if self._images:
+            self._conn.execute(insert(images), self._images)
+        if self.refs:
+            self._conn.execute(insert(blob_refs), self.refs)
+
+
+def _wanted_ids(new: MediaSet) -> int:
+    """How many ids a save of `new` may draw: one for each item and cover that has none."""
+    count = 0
+    for item in new.items():
+        count += item.id is None
+        if isinstance(item, Video) and item.source.cover is not None:
+            count += item.cover_id is None
+    return count
 
 
 def _stored(
+    added: _NewRows,
     conn: Connection,
-    store_id: int,
-    product_id: int,
     item: Image | Video,
     had: tuple[dict[int, Alt | None], set[int]],
 ) -> tuple[str, int]:
-    """Insert `item` unless the product had it already (`had`: its images' alt texts by id,
+    """Add `item` unless the product had it already (`had`: its images' alt texts by id,
     its video ids); returns its kind and id. A new item may come with an id reserved for it."""
     had_images, had_videos = had
     if isinstance(item, Image):
@@ -214,27 +244,23 @@ def _stored(
                     update(images).where(images.c.id == item.id).values(alt=_alt_value(item.alt))
                 )
             return "image", item.id
-        return "image", _insert_image(conn, store_id, product_id, item.files, item.alt, item.id)
+        return "image", added.image(item.files, item.alt, item.id)
     source = item.source
     if item.id is not None and item.id in had_videos:
         if source.cover is not None and item.cover_id not in had_images:
             # A video kept with a new cover (its old cover's row went with the old set).
-            new_cover = _insert_image(conn, store_id, product_id, source.cover, None, item.cover_id)
+            new_cover = added.image(source.cover, None, item.cover_id)
             conn.execute(
                 update(videos).where(videos.c.id == item.id).values(cover_image_id=new_cover)
             )
         return "video", item.id
-    cover_id = (
-        _insert_image(conn, store_id, product_id, source.cover, None, item.cover_id)
-        if source.cover
-        else None
-    )
-    video_id = ids.next_id(conn, "media") if item.id is None else item.id
+    cover_id = added.image(source.cover, None, item.cover_id) if source.cover else None
+    video_id = added.media_id() if item.id is None else item.id
     conn.execute(
         insert(videos).values(
             id=video_id,
-            store_id=store_id,
-            product_id=product_id,
+            store_id=added.store_id,
+            product_id=added.product_id,
             url=source.url,
             provider_name=source.provider_name,
             title=source.title,
@@ -242,13 +268,14 @@ def _stored(
         )
     )
     if source.file is not None:
-        conn.execute(
-            insert(blob_refs).values(
-                role="file",
-                key=source.file.key,
-                content_type=source.file.content_type,
-                video_id=video_id,
-            )
+        added.refs.append(
+            {
+                "role": "file",
+                "key": source.file.key,
+                "content_type": source.file.content_type,
+                "image_id": None,
+                "video_id": video_id,
+            }
         )
     return "video", video_id
 
@@ -298,15 +325,12 @@ def save_media(
     had = ({i: alts.get(i) for i in old_images}, old_videos)
     conn.execute(delete(gallery_items).where(gallery_items.c.product_id == product_id))
     _delete_images_and_videos(conn, old_images - kept_images, old_videos - kept_videos)
-    main_image_id = (
-        _stored(conn, store_id, product_id, new.main_image, had)[1] if new.main_image else None
-    )
-    main_video_id = (
-        _stored(conn, store_id, product_id, new.main_video, had)[1] if new.main_video else None
-    )
+    added = _NewRows(conn, store_id, product_id, _wanted_ids(new))
+    main_image_id = _stored(added, conn, new.main_image, had)[1] if new.main_image else None
+    main_video_id = _stored(added, conn, new.main_video, had)[1] if new.main_video else None
     rows = []
     for position, item in enumerate(new.gallery, start=1):
-        kind, item_id = _stored(conn, store_id, product_id, item, had)
+        kind, item_id = _stored(added, conn, item, had)
         rows.append(
             {
                 "product_id": product_id,
@@ -315,6 +339,7 @@ def save_media(
                 "video_id": item_id if kind == "video" else None,
             }
         )
+    added.insert()
     if rows:
         conn.execute(insert(gallery_items), rows)
     conn.execute(
