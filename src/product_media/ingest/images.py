@@ -264,7 +264,12 @@ def render_image(data: bytes, inspected: Inspected) -> ProcessedImage:
         for box in sorted(DERIVED_SIZES, reverse=True):
             resized = _resize(previous, *fit(width, height, box))
             previous = sized[box] = resized if resized is previous else resized.copy_memory()
-        derived = {box: _encode(image, box <= _OPTIMISED_UP_TO) for box, image in sized.items()}
+        # An image that fits a smaller box is the same pixels at the larger sizes: one file.
+        encoded: dict[int, Encoded] = {}
+        for box in sorted(sized):
+            if id(sized[box]) not in encoded:
+                encoded[id(sized[box])] = _encode(sized[box], box <= _OPTIMISED_UP_TO)
+        derived = {box: encoded[id(image)] for box, image in sized.items()}
         border = border_info(sized[min(DERIVED_SIZES)])
     except pyvips.Error as exc:
         raise ImageRejected(_reason(f"cannot convert {name}", exc)) from exc
