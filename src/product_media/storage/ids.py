@@ -48,32 +48,22 @@ def _sequence(kind: Kind) -> ColumnElement[Any]:
 def next_id(conn: Connection, kind: Kind) -> int:
     """A new id of `kind`, larger than every one handed out or given before; the caller inserts
     the row in the same transaction."""
+    return next_ids(conn, kind, 1)[0]
+
+
+def next_ids(conn: Connection, kind: Kind, count: int) -> list[int]:
+    """`count` new ids of `kind` (ascending), drawn together, as next_id draws one."""
+    if count <= 0:
+        return []
     if is_postgresql(conn):
         if kind in ("stores", "products"):
             # Conflicts with the lock an insert of an explicit id takes (insert_explicit), so
             # that none runs between this id being drawn and its row being inserted.
             conn.execute(text(f"LOCK TABLE {kind} IN ROW EXCLUSIVE MODE"))
-        return int(conn.execute(select(func.nextval(_sequence(kind)))).scalar_one())
-    drawn = conn.execute(
-        update(id_counters)
-        .where(id_counters.c.name == kind)
-        .values(last=id_counters.c.last + 1)
-        .returning(id_counters.c.last)
-    ).scalar_one()
-    return int(drawn)
-
-
-def next_ids(conn: Connection, kind: Kind, count: int) -> list[int]:
-    """`count` new ids of `kind` at once, ascending, as next_id draws them one at a time."""
-    if count <= 0:
-        return []
-    if is_postgresql(conn) and kind in ("media", "revisions"):
         drawn = conn.execute(
             select(func.nextval(_sequence(kind))).select_from(func.generate_series(1, count))
         ).scalars()
         return sorted(int(value) for value in drawn)
-    if is_postgresql(conn):
-        return [next_id(conn, kind) for _ in range(count)]
     last = conn.execute(
         update(id_counters)
         .where(id_counters.c.name == kind)

@@ -174,12 +174,12 @@ class _NewRows:
         self._conn = conn
         self.store_id = store_id
         self.product_id = product_id
-        self._ids = ids.next_ids(conn, "media", wanted)
+        self._ids = iter(ids.next_ids(conn, "media", wanted))
         self._images: list[dict[str, Any]] = []
         self.refs: list[dict[str, Any]] = []
 
     def media_id(self) -> int:
-        return self._ids.pop(0) if self._ids else ids.next_id(self._conn, "media")
+        return next(self._ids)
 
     def image(self, image: ImageFiles, alt: Alt | None, image_id: int | None = None) -> int:
         image_id = self.media_id() if image_id is None else image_id
@@ -218,7 +218,8 @@ class _NewRows:
 
 
 def _wanted_ids(new: MediaSet) -> int:
-    """How many ids a save of `new` may draw: one for each item and cover that has none."""
+    """How many ids a save of `new` draws (see _stored): one for each item and cover that has
+    none."""
     count = 0
     for item in new.items():
         count += item.id is None
