@@ -176,7 +176,7 @@ class _NewRows:
         self.product_id = product_id
         self._ids = iter(ids.next_ids(conn, "media", wanted))
         self._images: list[dict[str, Any]] = []
-        self.refs: list[dict[str, Any]] = []
+        self._refs: list[dict[str, Any]] = []
 
     def media_id(self) -> int:
         return next(self._ids)
@@ -194,27 +194,33 @@ class _NewRows:
                 "border": _border_value(image.border),
             }
         )
-        blobs = [("original", image.original)] + [
-            (str(size), blob) for size, blob in image.derived.items()
-        ]
-        self.refs += [
+        self._ref("original", image.original, image_id=image_id)
+        for size, blob in image.derived.items():
+            self._ref(str(size), blob, image_id=image_id)
+        return image_id
+
+    def video_file(self, video_id: int, blob: Blob) -> None:
+        self._ref("file", blob, video_id=video_id)
+
+    def _ref(
+        self, role: str, blob: Blob, *, image_id: int | None = None, video_id: int | None = None
+    ) -> None:
+        self._refs.append(
             {
                 "role": role,
                 "key": blob.key,
                 "content_type": blob.content_type,
                 "image_id": image_id,
-                "video_id": None,
+                "video_id": video_id,
             }
-            for role, blob in blobs
-        ]
-        return image_id
+        )
 
     def insert(self) -> None:
         """Insert what was gathered (the videos the references name are in already)."""
         if self._images:
             self._conn.execute(insert(images), self._images)
-        if self.refs:
-            self._conn.execute(insert(blob_refs), self.refs)
+        if self._refs:
+            self._conn.execute(insert(blob_refs), self._refs)
 
 
 def _wanted_ids(new: MediaSet) -> int:
@@ -269,15 +275,7 @@ def _stored(
         )
     )
     if source.file is not None:
-        added.refs.append(
-            {
-                "role": "file",
-                "key": source.file.key,
-                "content_type": source.file.content_type,
-                "image_id": None,
-                "video_id": video_id,
-            }
-        )
+        added.video_file(video_id, source.file)
     return "video", video_id
 
 
